@@ -1,0 +1,250 @@
+"""The command line: the only module that parses arguments, prints and decides exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bootstrap import __version__, errors
+from bootstrap.console import NORMAL, QUIET, VERBOSE, Console, ConsoleReporter, default_console
+
+COMMANDS = ("create", "run")
+EPILOG = """exit codes: 0 success, 1 unexpected error, 2 usage or config error, 3 refused by
+preflight, 4 network or TLS failure, 5 checksum mismatch, 6 micromamba failed, 7 activation
+verification failed, 8 a post-install script failed, 130 interrupted (143 on SIGTERM)."""
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("common options")
+    g.add_argument("--config", metavar="FILE", help="mambaboot.toml to use (default: next to "
+                   "the executable, else in the current directory)")
+    g.add_argument("--envs-dir", metavar="DIR", help="folder holding environments")
+    g.add_argument("--cache-dir", metavar="DIR", help="cache folder (micromamba, packages, logs)")
+    g.add_argument("--log-file", metavar="FILE", help="write the log here (default: CACHE/logs/)")
+    g.add_argument("--json", metavar="FILE", dest="json_file",
+                   help="write a machine-readable summary to FILE")
+    g.add_argument("-v", "--verbose", action="store_true", help="show every command run")
+    g.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    g.add_argument("--no-color", action="store_true", help="no colours (also: NO_COLOR)")
+    g.add_argument("--yes", action="store_true", help="never ask; unattended run")
+    g.add_argument("--no-pause", action="store_true",
+                   help="do not wait for Enter before closing a double-clicked window")
+
+
+def build_parser(run_remainder: bool = True) -> argparse.ArgumentParser:
+    """The parser; without ``run_remainder`` the ``run`` command takes no CMD (the caller
+    split it off at ``--``), so options may also follow ENV."""
+    parser = argparse.ArgumentParser(
+        prog="mambaboot", epilog=EPILOG,
+        description="Create a self-contained conda environment (Python, conda, mamba) with "
+                    "micromamba, and run post-install scripts inside it. Without a command: "
+                    "'create' with the config next to the executable.")
+    parser.add_argument("--version", action="version", version=f"mambaboot {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    create = sub.add_parser("create", help="create (or resume) an environment",
+                            description="Create an environment: download and verify "
+                            "micromamba, create, finish, verify activation, run scripts.",
+                            epilog=EPILOG)
+    create.add_argument("name", nargs="?", help="environment name (default: py)")
+    create.add_argument("python", nargs="?", help="Python version, e.g. 3.12 (folder NAME_3_12)")
+    create.add_argument("--prefix", metavar="DIR", help="explicit environment folder")
+    create.add_argument("-c", "--channel", action="append", default=[], metavar="CHANNEL",
+                        help="channel (repeatable; default conda-forge)")
+    create.add_argument("--spec", action="append", default=[], metavar="SPEC",
+                        help="extra package spec (repeatable)")
+    create.add_argument("-f", "--file", metavar="FILE",
+                        help="environment.yml, conda-lock file or @EXPLICIT list for micromamba")
+    create.add_argument("--micromamba", metavar="PATH|URL|VERSION",
+                        help="micromamba binary, download URL, or release tag (default: latest)")
+    create.add_argument("--micromamba-sha256", metavar="HEX", help="pin micromamba's sha256")
+    create.add_argument("--allow-http", action="store_true",
+                        help="allow plain http for a trusted mirror")
+    create.add_argument("--ca-bundle", metavar="FILE",
+                        help="PEM file of extra trusted CAs (corporate proxies)")
+    create.add_argument("--offline", action="store_true", help="use no network at all")
+    create.add_argument("--force", action="store_true",
+                        help="rebuild an environment mambaboot made, even if complete")
+    create.add_argument("--strict", action="store_true",
+                        help="refuse to run from a shell with Python/conda variables set")
+    create.add_argument("--no-scripts", action="store_true", help="skip post-install scripts")
+    create.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    _common(create)
+
+    run = sub.add_parser("run", help="run a command inside an environment",
+                         description="Run CMD inside the activated environment ENV (a name "
+                         "under the envs folder, or a path). Its exit code is mambaboot's.",
+                         epilog="example: mambaboot run py_3_12 -- python -c \"print(1)\"")
+    run.add_argument("env", metavar="ENV")
+    if run_remainder:
+        run.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD...")
+    _common(run)
+    return parser
+
+
+def parse(argv: Sequence[str]) -> argparse.Namespace:
+    """Parse the command line. ``mambaboot`` alone (or with options only) means ``create``;
+    for ``run``, everything after ``--`` is the command, untouched."""
+    args = list(argv)
+    if not args or (args[0].startswith("-") and args[0] not in ("-h", "--help", "--version")):
+        args.insert(0, "create")
+    if args[0] == "run" and "--" in args:
+        split = args.index("--")
+        parsed = build_parser(run_remainder=False).parse_args(args[:split])
+        parsed.cmd = args[split + 1:]
+        return parsed
+    return build_parser().parse_args(args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run mambaboot; returns the process exit code (see EPILOG)."""
+    try:
+        args = parse(sys.argv[1:] if argv is None else argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0) if not isinstance(exit_.code, str) else errors.EXIT_USAGE
+    verbosity = QUIET if args.quiet else VERBOSE if args.verbose else NORMAL
+    console = default_console(verbosity, args.no_color, os.environ)
+    code, payload = _dispatch(args, console)
+    if args.json_file:
+        _write_json(Path(args.json_file), {"exit_code": code, **payload}, console)
+    _maybe_pause(args, console)
+    return code
+
+
+def _dispatch(args: argparse.Namespace, console: Console) -> tuple[int, dict[str, Any]]:
+    from bootstrap.process import install_signal_handlers
+
+    install_signal_handlers()
+    try:
+        if args.command == "run":
+            return _run(args, console), {"ok": True}
+        return _create(args, console)
+    except errors.BootstrapError as err:
+        console.error(err.message, err.hint)
+        _log_hint(console, getattr(err, "log_path", None))
+        return err.exit_code, {"ok": False, "error": err.message, "hint": err.hint}
+    except KeyboardInterrupt:
+        console.error("Interrupted.", "Run the same command again to resume where it stopped.")
+        return errors.EXIT_INTERRUPTED, {"ok": False, "error": "interrupted"}
+    except Exception as err:  # noqa: BLE001 - the last line of defence
+        if console.verbosity >= VERBOSE:
+            traceback.print_exc()
+        console.error(f"Unexpected error: {type(err).__name__}: {err}",
+                      "Run again with -v for the traceback, and report it with the log.")
+        return errors.EXIT_UNEXPECTED, {"ok": False, "error": f"{type(err).__name__}: {err}"}
+
+
+def _overrides(args: argparse.Namespace) -> Any:
+    from bootstrap.settings import Overrides
+
+    def get(name: str) -> Any:
+        return getattr(args, name, None)
+
+    return Overrides(
+        config=args.config, name=get("name"), python=get("python"), prefix=get("prefix"),
+        envs_dir=args.envs_dir, cache_dir=args.cache_dir, channels=tuple(get("channel") or ()),
+        specs=tuple(get("spec") or ()), file=get("file"), micromamba=get("micromamba"),
+        micromamba_sha256=get("micromamba_sha256"), ca_bundle=get("ca_bundle"),
+        allow_http=bool(get("allow_http")), offline=bool(get("offline")))
+
+
+def _create(args: argparse.Namespace, console: Console) -> tuple[int, dict[str, Any]]:
+    from bootstrap import commands
+    from bootstrap.create import Options
+
+    settings = commands.settings_for(_overrides(args))
+    options = Options(force=args.force, strict=args.strict, no_scripts=args.no_scripts,
+                      dry_run=args.dry_run, unattended=args.yes or not _stdin_tty())
+    reporter = ConsoleReporter(console)
+    with commands.opened_log(settings, "create", args.log_file) as log:
+        summary = commands.create(settings, options, reporter, log)
+        _print_summary(console, summary, settings, log.path)
+    return errors.EXIT_OK, {"ok": True, **summary.as_json(),
+                            "log": str(log.path) if log.path else None}
+
+
+def _run(args: argparse.Namespace, console: Console) -> int:
+    from bootstrap import commands
+
+    settings = commands.settings_for(_overrides(args))
+    with commands.opened_log(settings, "run", args.log_file) as log:
+        return commands.run_command(settings, args.env, list(args.cmd), log,
+                                    ConsoleReporter(console))
+
+
+def _stdin_tty() -> bool:
+    from bootstrap.console import is_tty
+
+    return is_tty(sys.stdin)
+
+
+def _print_summary(console: Console, summary: Any, settings: Any, log_path: Path | None) -> None:
+    """The last words of a create: what happened, where, and how to use it."""
+    prefix = summary.prefix
+    if summary.outcome == "planned":
+        console.say("Plan (dry run, nothing was changed):", "bold")
+        for key, value in summary.plan.items():
+            shown = ", ".join(value) if isinstance(value, list) else value
+            console.say(f"  {key:13} {shown if shown not in (None, '') else '-'}")
+        return
+    headline = {"unchanged": "Nothing to do: the environment is complete.",
+                "resumed": "Environment finished (resumed).",
+                "rebuilt": "Environment rebuilt.",
+                "created": "Environment created."}[summary.outcome]
+    console.say("")
+    console.say(headline, "bold", "green")
+    console.say(f"  location  {prefix}")
+    if summary.python:
+        console.say(f"  python    {summary.python}")
+    if summary.stages:
+        timing = ", ".join(f"{s['stage']} {s['seconds']:.1f} s" for s in summary.stages)
+        console.say(f"  stages    {timing}")
+    if summary.scripts_run:
+        console.say(f"  scripts   {', '.join(summary.scripts_run)}")
+    env_ref = prefix.name if prefix.parent == settings.envs_dir else str(prefix)
+    console.say("Use it:", "bold")
+    if settings.platform.is_windows:
+        console.say(f"  cmd.exe:     call \"{prefix / 'activate.bat'}\"")
+        console.say(f"  PowerShell:  . \"{prefix / 'activate.ps1'}\"")
+    else:
+        console.say(f"  bash/zsh:    . \"{prefix / 'activate.sh'}\"")
+    console.say(f"  one command: mambaboot run {env_ref} -- python --version")
+    if log_path:
+        console.detail(f"  log: {log_path}")
+
+
+def _log_hint(console: Console, path: object) -> None:
+    if path:
+        console.error(f"The log is {path}")
+
+
+def _write_json(path: Path, data: dict[str, Any], console: Console) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+    except OSError as err:
+        console.error(f"Cannot write the JSON summary {path}: {err}")
+
+
+def _maybe_pause(args: argparse.Namespace, console: Console) -> None:
+    from bootstrap import console as console_mod
+    from bootstrap import frozen
+    from bootstrap.platform import IS_WINDOWS
+
+    if not (IS_WINDOWS and frozen.is_frozen()):
+        return
+    from bootstrap import windows
+
+    if console_mod.should_pause(windows=True, frozen=True,
+                                console_processes=windows.console_process_count(),
+                                stdin_tty=console_mod.is_tty(sys.stdin),
+                                no_pause=args.no_pause, yes=args.yes, env=os.environ):
+        with contextlib.suppress(EOFError, KeyboardInterrupt):
+            input("Press Enter to close this window...")

@@ -1,0 +1,324 @@
+"""The create pipeline (DESIGN section 3): preflight, micromamba, create, finish, verify,
+scripts, summary. Each stage is recorded in the receipt so a re-run resumes at the first
+unfinished one, and a complete environment with the same inputs is left alone."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bootstrap import checksum, finish, fsutil, locks, preflight, scripts
+from bootstrap.activation import Activation
+from bootstrap.errors import MicromambaError, RefusedError
+from bootstrap.log import RunLog
+from bootstrap.micromamba import Micromamba, create_args, micromamba_env, obtain, run_micromamba
+from bootstrap.platform import Platform
+from bootstrap.preflight import PrefixState
+from bootstrap.process import describe
+from bootstrap.receipt import DONE, RUNNING, Receipt
+from bootstrap.report import Reporter
+from bootstrap.settings import Settings
+from bootstrap.verify import verify
+
+LOCK_TIMEOUT_S = 600.0
+
+
+@dataclass(frozen=True)
+class Options:
+    force: bool = False
+    strict: bool = False
+    no_scripts: bool = False
+    dry_run: bool = False
+    unattended: bool = False
+
+
+@dataclass
+class Summary:
+    """What a run did, for the console summary and ``--json``."""
+
+    prefix: Path
+    outcome: str  # created, resumed, rebuilt, unchanged, planned
+    stages: list[dict[str, Any]] = field(default_factory=list)
+    micromamba: dict[str, str] = field(default_factory=dict)
+    python: str = ""
+    scripts_run: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    plan: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"prefix": str(self.prefix), "outcome": self.outcome, "stages": self.stages,
+                "micromamba": self.micromamba, "python": self.python,
+                "scripts_run": self.scripts_run, "warnings": self.warnings,
+                **({"plan": self.plan} if self.plan else {})}
+
+
+def inputs_of(settings: Settings) -> dict[str, Any]:
+    """What decides the environment's content; a change means a different environment."""
+    env_file = settings.env_file
+    return {
+        "python": settings.python,
+        "specs": list(settings.specs) if not _is_explicit(env_file) else [],
+        "channels": list(settings.channels),
+        "file": str(env_file) if env_file else None,
+        "file_sha256": checksum.sha256_file(env_file) if env_file and env_file.is_file()
+        else None,
+        "subdir": settings.subdir,
+    }
+
+
+def _is_explicit(path: Path | None) -> bool:
+    """An ``@EXPLICIT`` list or a lock file: micromamba takes no extra specs with it."""
+    if path is None or not path.is_file():
+        return False
+    if path.name.endswith(("-lock.yml", "-lock.yaml")):
+        return True
+    if path.suffix in (".yml", ".yaml"):
+        return False
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        return any(line.strip() == "@EXPLICIT" for line in handle)
+
+
+class Pipeline:
+    """One ``create`` run. ``run()`` returns the summary or raises a BootstrapError."""
+
+    def __init__(self, settings: Settings, options: Options, reporter: Reporter, log: RunLog,
+                 base_env: Mapping[str, str]) -> None:
+        self.s, self.o, self.r, self.log = settings, options, reporter, log
+        self.base_env = dict(base_env)
+        self.platform: Platform = settings.platform
+        self.claims = preflight.Claims(Path(settings.layout.state))
+        self.summary = Summary(settings.prefix, "created")
+        self._mm: Micromamba | None = None
+
+    # -- orchestration -------------------------------------------------------------------
+    def run(self) -> Summary:
+        self.summary.warnings += preflight.check_inherited(self.base_env, self.platform,
+                                                           self.o.strict)
+        for text in self.summary.warnings:
+            self.r.warn(text)
+        preflight.check_prefix_location(self.s.prefix, self.s.cache_dir, self.s.pkgs_dir)
+        if self.o.dry_run:
+            return self._plan()
+        timeout = float(self.base_env.get("MAMBABOOT_LOCK_TIMEOUT_S", LOCK_TIMEOUT_S))
+        with locks.prefix_lock(Path(self.s.layout.state), self.s.prefix, timeout, self.r.warn):
+            return self._run_locked()
+
+    def _run_locked(self) -> Summary:
+        found = preflight.inspect_prefix(self.s.prefix, self.claims)
+        receipt = self._apply(verdict(found, inputs_of(self.s), self.o.force), found)
+        if receipt is not None and receipt.complete:
+            self.summary.outcome = "unchanged"
+            self.r.info(f"{self.s.prefix} is complete and up to date; nothing to do.")
+            return self.summary
+        if receipt is None:
+            receipt = self._stage("create", None)
+        for stage in ("finish", "verify", "scripts"):
+            if stage == "scripts" and self.o.no_scripts:
+                self.r.info("Post-install scripts skipped (--no-scripts).")
+                continue
+            if receipt.stage_state(stage) != DONE:
+                self._stage(stage, receipt)
+        return self.summary
+
+    def _apply(self, action: str, found: preflight.Inspection) -> Receipt | None:
+        """Carry out preflight's verdict: a receipt to resume, or None to create anew."""
+        self.r.detail(f"prefix {self.s.prefix}: {found.state.value} -> {action}")
+        if action == "refuse-foreign":
+            raise preflight.refuse_foreign(self.s.prefix, found.sample)
+        if action == "refuse-inputs":
+            assert found.receipt is not None  # noqa: S101 - verdict checked it
+            raise _different_inputs(self.s.prefix, found.receipt.inputs, inputs_of(self.s))
+        if action == "create":
+            return None
+        if action == "rebuild":
+            if found.state is PrefixState.INTERRUPTED_CREATE:
+                self.r.warn(f"{self.s.prefix} was left half-made by an interrupted run; "
+                            "rebuilding it.")
+            self.summary.outcome = "rebuilt"
+            self.r.detail(f"removing {self.s.prefix} (made by mambaboot)")
+            fsutil.remove_tree(self.s.prefix)
+            return None
+        assert found.receipt is not None  # noqa: S101 - "resume" needs a receipt
+        return self._resume(found.receipt)
+
+    def _resume(self, receipt: Receipt) -> Receipt:
+        if receipt.complete and not self.o.no_scripts and \
+                scripts.pending(self._scripts_found(), receipt):
+            receipt.reopen("scripts")
+        if not receipt.complete:
+            self.summary.outcome = "resumed"
+            self.r.info(f"Resuming {self.s.prefix} at stage {receipt.first_unfinished()}.")
+        return receipt
+
+    def _stage(self, name: str, receipt: Receipt | None) -> Receipt:
+        self.r.stage(name)
+        started = time.monotonic()
+        if receipt is not None:
+            receipt.mark(name, RUNNING)
+            receipt.save()
+        action = {"create": self._create, "finish": self._finish, "verify": self._verify,
+                  "scripts": self._scripts}[name]
+        result = action(receipt)
+        seconds = round(time.monotonic() - started, 3)
+        result.mark(name, DONE, seconds=seconds)
+        result.save()
+        self.summary.stages.append({"stage": name, "seconds": seconds})
+        self.r.stage_done(name, seconds)
+        return result
+
+    # -- stages ----------------------------------------------------------------------------
+    def _micromamba(self) -> Micromamba:
+        if self._mm is None:
+            self.r.detail("locating micromamba")
+            self._mm = obtain(self.s, self.base_env, self.r, self.log)
+            self.summary.micromamba = self._mm.as_json()
+            self.r.detail(f"micromamba {self._mm.version} from {self._mm.source}: "
+                          f"{self._mm.path}")
+        return self._mm
+
+    def _create(self, _receipt: Receipt | None) -> Receipt:
+        mm = self._micromamba()
+        env = micromamba_env(self.s, self.base_env)
+        args = create_args(self.s, self.s.root_dir, specs=self._specs())
+        self.claims.add(self.s.prefix)
+        self.r.detail("$ " + describe([str(mm.path), *args]))
+        code, _ = run_micromamba(mm, args, env, self.log, self.r.output)
+        if code != 0 or not (self.s.prefix / "conda-meta").is_dir():
+            raise MicromambaError(
+                f"micromamba could not create {self.s.prefix} (exit code {code}).",
+                hint=f"Its messages are above and in the log {self.log.path}. Usual causes: "
+                     "a misspelt package or version, a channel that is unreachable (proxy: "
+                     "HTTPS_PROXY), or a full disk.",
+            )
+        receipt = Receipt(self.s.prefix, inputs_of(self.s), micromamba=mm.as_json())
+        receipt.mark("create", RUNNING)
+        receipt.save()
+        self.claims.release(self.s.prefix)
+        return receipt
+
+    def _specs(self) -> tuple[str, ...]:
+        return () if _is_explicit(self.s.env_file) else self.s.specs
+
+    def _finish(self, receipt: Receipt | None) -> Receipt:
+        assert receipt is not None  # noqa: S101
+        prefix = self.s.prefix
+        finish.write_condarc(self.s)
+        finish.link_pkgs(prefix, self.s.pkgs_dir, finish.dir_linker(self.platform), self.r)
+        for path in finish.patch_condabin(prefix, self.platform):
+            self.r.detail(f"made {path} portable")
+        finish.write_launchers(prefix, self._env_name(), self.platform)
+        finish.copy_templates(prefix, self.s.copy_dirs, self.r)
+        mm = self._micromamba()
+        code, out = run_micromamba(
+            mm, ["env", "export", "--explicit", "--md5", "-r", str(self.s.root_dir), "-p",
+                 str(prefix)], micromamba_env(self.s, self.base_env), self.log, None,
+            capture=True)
+        if code == 0:
+            finish.write_lock(prefix, out.decode("utf-8", "replace"))
+        else:
+            self.r.warn(f"Could not export the lock of {prefix} (exit code {code}).")
+        return receipt
+
+    def _verify(self, receipt: Receipt | None) -> Receipt:
+        assert receipt is not None  # noqa: S101
+        act = Activation.load(self.s.prefix, self.platform, self.base_env)
+        for text in act.warnings:
+            self.r.warn(text)
+        checked = verify(act, self.platform, self.s.python, self._tools(), self.log)
+        self.summary.python = checked.version
+        receipt.stages.setdefault("verify", {})["python"] = checked.version
+        return receipt
+
+    def _tools(self) -> tuple[str, ...]:
+        names = {_spec_name(s) for s in self._specs()}
+        return tuple(t for t in ("conda", "mamba") if t in names)
+
+    def _scripts_found(self) -> list[scripts.Script]:
+        return scripts.discover(self.s.scripts_dir, self.platform)
+
+    def _scripts(self, receipt: Receipt | None) -> Receipt:
+        assert receipt is not None  # noqa: S101
+        todo = scripts.pending(self._scripts_found(), receipt)
+        if not todo:
+            return receipt
+        act = Activation.load(self.s.prefix, self.platform, self.base_env)
+        self.summary.scripts_run = scripts.run_all(
+            todo, receipt, act, self.platform,
+            python=Path(self.platform.python_exe(self.s.prefix)), cwd=self.s.config_dir,
+            extra_env=self.script_env(), log=self.log, reporter=self.r, echo=self.r.output,
+            save=receipt.save)
+        return receipt
+
+    def script_env(self) -> dict[str, str]:
+        return {
+            "MAMBABOOT_PREFIX": str(self.s.prefix),
+            "MAMBABOOT_ENV_NAME": self._env_name(),
+            "MAMBABOOT_CACHE": str(self.s.cache_dir),
+            "MAMBABOOT_CONFIG_DIR": str(self.s.config_dir),
+            "MAMBABOOT_UNATTENDED": "1" if self.o.unattended else "0",
+        }
+
+    def _env_name(self) -> str:
+        return self.s.prefix.name
+
+    # -- dry run -----------------------------------------------------------------------------
+    def _plan(self) -> Summary:
+        from bootstrap.micromamba import describe_source
+
+        found = preflight.inspect_prefix(self.s.prefix, self.claims)
+        action = verdict(found, inputs_of(self.s), self.o.force)
+        mm_source = describe_source(self.s)
+        args = create_args(self.s, self.s.root_dir, specs=self._specs())
+        self.summary.outcome = "planned"
+        self.summary.plan = {
+            "action": action,
+            "prefix_state": found.state.value,
+            "envs_dir": str(self.s.envs_dir),
+            "cache_dir": str(self.s.cache_dir),
+            "pkgs_dir": str(self.s.pkgs_dir),
+            "root_dir": str(self.s.root_dir),
+            "micromamba": mm_source,
+            "command": describe(["micromamba", *args]),
+            "scripts": [s.name for s in self._scripts_found()],
+            "config": str(self.s.config_file) if self.s.config_file else None,
+        }
+        return self.summary
+
+
+def verdict(found: preflight.Inspection, inputs: dict[str, Any], force: bool) -> str:
+    """Preflight's decision, as a pure function of what is at the prefix:
+    ``create``, ``rebuild``, ``resume``, ``unchanged``, ``refuse-foreign`` or
+    ``refuse-inputs``. mambaboot only removes a prefix it made (receipt or claim)."""
+    state, receipt = found.state, found.receipt
+    if state is PrefixState.FOREIGN:
+        return "refuse-foreign"
+    if state in (PrefixState.ABSENT, PrefixState.EMPTY):
+        return "create"
+    if state is PrefixState.INTERRUPTED_CREATE or receipt is None or force:
+        return "rebuild"
+    same = receipt.key == Receipt(receipt.prefix, inputs).key
+    if not same:
+        return "refuse-inputs" if receipt.complete else "rebuild"
+    if receipt.stage_state("create") != DONE:
+        return "rebuild"
+    return "unchanged" if receipt.complete else "resume"
+
+
+def _spec_name(spec: str) -> str:
+    for i, char in enumerate(spec):
+        if char in "=<>!~ [":
+            return spec[:i]
+    return spec
+
+
+def _different_inputs(prefix: Path, old: dict[str, Any], new: dict[str, Any]) -> RefusedError:
+    changed = [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(new)
+               if old.get(k) != new.get(k)]
+    return RefusedError(
+        f"{prefix} was created by mambaboot with other inputs ({'; '.join(changed)}).",
+        hint="Run with --force to rebuild it with the new inputs, or choose another name.",
+    )
+

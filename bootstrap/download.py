@@ -1,0 +1,260 @@
+"""HTTPS downloads that can be trusted: streamed sha256, verification before anything is
+kept, atomic placement, retries with backoff, resume with Range, explicit timeouts, proxies
+from the environment, and TLS through the operating system's trust store (truststore) with
+a ``--ca-bundle`` override. Plain http only when the user allowed it."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import ssl
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+import truststore
+from requests.adapters import HTTPAdapter
+
+from bootstrap.errors import ChecksumError, DownloadError
+
+Progress = Callable[[int, "int | None"], None]
+MAX_REDIRECTS = 10
+RETRY_STATUSES = {408, 425, 429, 500, 502, 503, 504}
+MAX_RETRY_AFTER_S = 30.0
+_CHUNK = 256 * 1024
+
+
+@dataclass(frozen=True)
+class NetOptions:
+    """How to reach the network; timeouts can be tuned through MAMBABOOT_* variables."""
+
+    allow_http: bool = False
+    ca_bundle: Path | None = None
+    connect_timeout_s: float = 15.0
+    read_timeout_s: float = 60.0
+    retries: int = 4
+    backoff_s: float = 0.5
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str], **kw: Any) -> NetOptions:
+        def number(name: str, default: float) -> float:
+            try:
+                return float(environ.get(name, default))
+            except ValueError:
+                return default
+
+        return cls(connect_timeout_s=number("MAMBABOOT_CONNECT_TIMEOUT_S", 15.0),
+                   read_timeout_s=number("MAMBABOOT_READ_TIMEOUT_S", 60.0),
+                   retries=int(number("MAMBABOOT_RETRIES", 4)),
+                   backoff_s=number("MAMBABOOT_BACKOFF_S", 0.5), **kw)
+
+
+class _Retryable(Exception):
+    def __init__(self, message: str, wait_s: float | None = None) -> None:
+        super().__init__(message)
+        self.wait_s = wait_s
+
+
+def check_url(url: str, opts: NetOptions) -> None:
+    scheme = urlsplit(url).scheme.lower()
+    if scheme == "https" or (scheme == "http" and opts.allow_http):
+        return
+    if scheme == "http":
+        raise DownloadError(f"Refusing plain http download: {url}",
+                            hint="Use an https URL, or pass --allow-http for a trusted mirror.")
+    raise DownloadError(f"Unsupported URL scheme {scheme!r}: {url}",
+                        hint="Use an https:// URL.")
+
+
+def fetch_text(url: str, opts: NetOptions, limit: int = 4096) -> str:
+    """A small text resource (a ``.sha256`` file), with the same rules as ``download``."""
+    with _session(opts) as session:
+        response: requests.Response = _attempts(lambda: _get(session, url, opts, {}), url, opts)
+        try:
+            data = response.raw.read(limit + 1, decode_content=True)
+        finally:
+            response.close()
+    if len(data) > limit:
+        raise DownloadError(f"{url} is larger than expected for a checksum file.")
+    return bytes(data).decode("utf-8", "replace")
+
+
+def download(url: str, dest: Path, opts: NetOptions, *, expected_sha256: str | None,
+             what: str, progress: Progress | None = None) -> str:
+    """Fetch ``url`` to ``dest``: a temporary file beside it, sha256 streamed, verified,
+    then renamed into place. Returns the sha256. Nothing is kept on a mismatch."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(f"{dest.name}.{hashlib.sha256(url.encode()).hexdigest()[:8]}.part")
+    with _session(opts) as session:
+        digest: str = _attempts(lambda: _fetch_to(session, url, part, opts, progress), url,
+                                opts)
+    if expected_sha256 and digest != expected_sha256.lower():
+        part.unlink(missing_ok=True)
+        raise ChecksumError(
+            f"Checksum mismatch for {what}: expected {expected_sha256.lower()}, got {digest}.",
+            hint="The download was discarded; check your mirror or proxy, or the pinned hash.",
+        )
+    part.replace(dest)
+    return digest
+
+
+def _attempts(action: Callable[[], Any], url: str, opts: NetOptions) -> Any:
+    for attempt in range(opts.retries + 1):
+        try:
+            return action()
+        except _Retryable as err:
+            if attempt == opts.retries:
+                raise _final_error(url, str(err)) from err
+            time.sleep(err.wait_s if err.wait_s is not None else opts.backoff_s * 2 ** attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _final_error(url: str, reason: str) -> DownloadError:
+    host = urlsplit(url).hostname or url
+    proxy = {k: v for k in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy",
+                            "NO_PROXY", "no_proxy") if (v := os.environ.get(k))}
+    shown = ", ".join(f"{k}={v}" for k, v in proxy.items()) or "no proxy variables are set"
+    return DownloadError(
+        f"Download from {host} failed: {reason} ({url})",
+        hint=f"Check the network connection; behind a proxy set HTTPS_PROXY and NO_PROXY "
+             f"({shown}). Without network, use a prepared bundle with --offline.",
+    )
+
+
+def _fetch_to(session: requests.Session, url: str, part: Path, opts: NetOptions,
+              progress: Progress | None) -> str:
+    """One attempt: resume ``part`` when the server allows it, return the full sha256."""
+    have = part.stat().st_size if part.exists() else 0
+    headers = {"Range": f"bytes={have}-"} if have else {}
+    response = _get(session, url, opts, headers)
+    with response:
+        digest = hashlib.sha256()
+        if have and response.status_code == 206:
+            digest.update(part.read_bytes())
+            mode = "ab"
+        else:
+            have, mode = 0, "wb"
+        length = response.headers.get("Content-Length")
+        total = have + int(length) if length and length.isdigit() else None
+        done = have
+        try:
+            with part.open(mode) as out:
+                for block in response.iter_content(_CHUNK):
+                    out.write(block)
+                    digest.update(block)
+                    done += len(block)
+                    if progress:
+                        progress(done, total)
+        except Exception as err:
+            raise _classify(err, url) from err
+    if total is not None and done < total:
+        raise _Retryable(f"connection closed after {done} of {total} bytes")
+    return digest.hexdigest()
+
+
+def _get(session: requests.Session, url: str, opts: NetOptions,
+         headers: dict[str, str]) -> requests.Response:
+    """GET with redirects followed by hand, so an https -> http downgrade is refused."""
+    for _hop in range(MAX_REDIRECTS + 1):
+        check_url(url, opts)
+        try:
+            response = session.get(url, headers=headers, stream=True, allow_redirects=False,
+                                   timeout=(opts.connect_timeout_s, opts.read_timeout_s))
+        except Exception as err:
+            raise _classify(err, url) from err
+        if response.is_redirect:
+            target = urljoin(url, response.headers.get("Location", ""))
+            response.close()
+            if urlsplit(url).scheme == "https" and urlsplit(target).scheme != "https":
+                raise DownloadError(f"Refusing redirect from https to {target}",
+                                    hint="The server tried to downgrade the connection; "
+                                         "use another mirror.")
+            url = target
+            continue
+        if response.status_code in (200, 206):
+            return response
+        response.close()
+        if response.status_code == 416 and "Range" in headers:  # stale partial file
+            raise _Retryable("the server rejected resuming; restarting")
+        if response.status_code in RETRY_STATUSES:
+            raise _Retryable(f"HTTP {response.status_code}", _retry_after(response))
+        raise DownloadError(f"HTTP {response.status_code} for {url}",
+                            hint=_status_hint(response.status_code))
+    raise DownloadError(f"Too many redirects for {url}")
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After", "")
+    return min(float(value), MAX_RETRY_AFTER_S) if value.isdigit() else None
+
+
+def _status_hint(status: int) -> str:
+    if status == 404:
+        return "Check the version or tag, and the mirror URL template."
+    if status in (401, 403, 407):
+        return "The server or a proxy refused access; check proxy credentials (HTTPS_PROXY)."
+    return "Try again later, or use another mirror."
+
+
+def _classify(err: Exception, url: str) -> Exception:
+    host = urlsplit(url).hostname or url
+    if isinstance(err, requests.exceptions.SSLError):
+        return DownloadError(
+            f"TLS certificate of {host} is not trusted: {_root_cause(err)}",
+            hint="On a corporate network that inspects HTTPS, add your company's root CA to "
+                 "the operating system's certificate store, or pass --ca-bundle FILE.PEM.",
+        )
+    if isinstance(err, requests.exceptions.ProxyError):
+        return _Retryable(f"proxy error: {_root_cause(err)}")
+    if isinstance(err, requests.exceptions.Timeout):
+        return _Retryable(f"{host} did not answer in time ({_root_cause(err)})")
+    if isinstance(err, (requests.exceptions.ConnectionError,
+                        requests.exceptions.ChunkedEncodingError, OSError)):
+        return _Retryable(f"cannot connect to {host}: {_root_cause(err)}")
+    if isinstance(err, requests.exceptions.RequestException):
+        return DownloadError(f"Download of {url} failed: {_root_cause(err)}")
+    return err
+
+
+def _root_cause(err: BaseException) -> str:
+    while err.__cause__ is not None or err.__context__ is not None:
+        nxt = err.__cause__ or err.__context__
+        assert nxt is not None  # noqa: S101
+        err = nxt
+    text = str(err)
+    return text.split("] ", 1)[-1] if text.startswith("[") else text
+
+
+class _TrustStoreAdapter(HTTPAdapter):
+    """Verifies TLS against the operating system's trust store (truststore): the Windows
+    and macOS stores, OpenSSL's default paths on Linux (so SSL_CERT_FILE works)."""
+
+    def __init__(self) -> None:
+        self._context = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["ssl_context"] = self._context
+        super().init_poolmanager(*args, **kwargs)
+
+    def proxy_manager_for(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["ssl_context"] = self._context
+        return super().proxy_manager_for(*args, **kwargs)
+
+
+@contextmanager
+def _session(opts: NetOptions) -> Iterator[requests.Session]:
+    session = requests.Session()
+    if opts.ca_bundle is not None:
+        session.verify = str(opts.ca_bundle)
+    else:
+        session.mount("https://", _TrustStoreAdapter())
+    try:
+        yield session
+    finally:
+        session.close()

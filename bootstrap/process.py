@@ -1,0 +1,178 @@
+"""Starting children: argument lists only, output streamed to the console and the log, and
+the whole child tree stopped on Ctrl+C, console close or SIGTERM.
+
+On POSIX each piped child leads its own process group (``start_new_session``) so that the
+group can be signalled as a whole; on Windows it gets its own process group and, through
+``windows``, a job object that takes its descendants down with it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bootstrap.errors import Interrupted
+from bootstrap.log import RunLog
+from bootstrap.platform import IS_WINDOWS
+
+Echo = Callable[[bytes], None]
+GRACE_S = 3.0
+_CHUNK = 65536
+
+
+@dataclass(frozen=True)
+class Completed:
+    argv: list[str]
+    returncode: int
+    output: bytes = b""
+
+
+Command = Sequence[str] | str  # a string only for cmd.exe, which parses its own line
+
+
+def describe(argv: Command) -> str:
+    """A readable, copy-pasteable command line for messages and the log."""
+    if isinstance(argv, str):
+        return argv
+    if IS_WINDOWS:
+        return subprocess.list2cmdline(list(argv))
+    import shlex
+
+    return shlex.join(argv)
+
+
+def run(argv: Command, *, env: Mapping[str, str], log: RunLog, echo: Echo | None = None,
+        cwd: Path | None = None, capture: bool = False, timeout_s: float | None = None,
+        stdin: int | None = subprocess.DEVNULL) -> Completed:
+    """Run ``argv`` with its output streamed to ``echo`` and the log.
+
+    ``capture`` keeps the output (for small queries such as ``--version``) instead of
+    echoing it. Interrupts stop the child's whole process tree and raise ``Interrupted``.
+    """
+    log.line(f"$ {describe(argv)}" + (f"    (in {cwd})" if cwd else ""))
+    proc = _start(_argv(argv), env, cwd, stdin)
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + timeout_s if timeout_s else None
+    try:
+        assert proc.stdout is not None  # noqa: S101 - set by _start
+        while True:
+            if deadline and time.monotonic() > deadline:
+                stop_tree(proc)
+                raise subprocess.TimeoutExpired(_argv(argv), timeout_s or 0)
+            data = os.read(proc.stdout.fileno(), _CHUNK)
+            if not data:
+                break
+            log.raw(data)
+            if capture:
+                chunks.append(data)
+            elif echo is not None:
+                echo(data)
+        code = proc.wait()
+    except BaseException:
+        stop_tree(proc)
+        raise
+    finally:
+        if proc.stdout is not None:
+            proc.stdout.close()
+        if sys.platform == "win32":
+            from bootstrap import windows
+
+            windows.release(proc)
+    log.line(f"exit code {code}")
+    return Completed(_as_list(argv), code, b"".join(chunks))
+
+
+def _argv(argv: Command) -> str | list[str]:
+    return argv if isinstance(argv, str) else list(argv)
+
+
+def _as_list(argv: Command) -> list[str]:
+    return [argv] if isinstance(argv, str) else list(argv)
+
+
+def run_interactive(argv: Command, *, env: Mapping[str, str], log: RunLog,
+                    cwd: Path | None = None) -> int:
+    """Run ``argv`` attached to this console (``run``, ``shell``); its exit code is returned.
+
+    The child shares our console and process group, so Ctrl+C reaches it directly, as in
+    any shell; mambaboot ignores it meanwhile and just waits.
+    """
+    log.line(f"$ {describe(argv)}" + (f"    (in {cwd})" if cwd else ""))
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        proc = subprocess.Popen(_argv(argv), env=dict(env), cwd=cwd)
+        try:
+            code = proc.wait()
+        except BaseException:
+            stop_tree(proc)
+            raise
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    log.line(f"exit code {code}")
+    return code
+
+
+def _start(argv: str | list[str], env: Mapping[str, str], cwd: Path | None,
+           stdin: int | None) -> subprocess.Popen[bytes]:
+    if sys.platform == "win32":
+        from bootstrap import windows
+
+        with windows.child_dll_search_path():
+            proc = subprocess.Popen(argv, env=dict(env), cwd=cwd, stdin=stdin,
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    creationflags=subprocess.CREATE_NEW_PROCESS_GROUP)
+        windows.adopt(proc)
+        return proc
+    return subprocess.Popen(argv, env=dict(env), cwd=cwd, stdin=stdin, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop_tree(proc: subprocess.Popen[bytes]) -> None:
+    """Stop ``proc`` and everything it started: interrupt, then terminate, then kill."""
+    if proc.poll() is not None and IS_WINDOWS:
+        return
+    if IS_WINDOWS:
+        from bootstrap import windows
+
+        windows.kill_tree(proc)
+        return
+    for sig, wait_s in ((signal.SIGINT, GRACE_S), (signal.SIGTERM, GRACE_S),
+                        (signal.SIGKILL, GRACE_S)):
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            break
+        if _group_gone(proc, wait_s):
+            break
+    proc.poll()
+
+
+def _group_gone(proc: subprocess.Popen[bytes], wait_s: float) -> bool:
+    """Wait until no process of the child's group is left (the leader is reaped too)."""
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        proc.poll()
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def install_signal_handlers() -> None:
+    """SIGTERM and SIGHUP (console closed) interrupt like Ctrl+C, with their own exit codes."""
+
+    def _raise(signum: int, _frame: object) -> None:
+        raise Interrupted(f"Stopped by signal {signal.Signals(signum).name}.",
+                          exit_code=128 + signum if signum == signal.SIGTERM else 130)
+
+    signal.signal(signal.SIGTERM, _raise)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, _raise)

@@ -1,0 +1,316 @@
+"""Resolve what a run will do: command line, then the config file, then environment
+variables, then defaults (DESIGN section 3.1). The result is one frozen ``Settings``."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePath
+from typing import Any
+
+from bootstrap import config, frozen, paths
+from bootstrap.errors import ConfigError
+from bootstrap.platform import CURRENT, Platform, host_subdir
+
+DEFAULT_CHANNELS = ("conda-forge",)
+DEFAULT_SPECS = ("conda", "mamba", "uv")
+DEFAULT_COPY = ("__shortcut__", "__home__", "__AppData__")
+RELEASES = "https://github.com/mamba-org/micromamba-releases/releases"
+DEFAULT_URL_TEMPLATE = RELEASES + "/download/{version}/micromamba-{platform}"
+LATEST_URL_TEMPLATE = RELEASES + "/latest/download/micromamba-{platform}"
+_VERSION_RE = re.compile(r"^(latest|\d+\.\d+\.\d+(?:[.-][0-9A-Za-z]+)*)$")
+_SHA256_RE = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """What the command line said; None or empty means "not given"."""
+
+    config: str | None = None
+    name: str | None = None
+    python: str | None = None
+    prefix: str | None = None
+    envs_dir: str | None = None
+    cache_dir: str | None = None
+    channels: tuple[str, ...] = ()
+    specs: tuple[str, ...] = ()
+    file: str | None = None
+    micromamba: str | None = None
+    micromamba_sha256: str | None = None
+    ca_bundle: str | None = None
+    allow_http: bool = False
+    offline: bool = False
+
+
+@dataclass(frozen=True)
+class Host:
+    """The machine facts settings depend on, captured once so tests can pass their own."""
+
+    platform: Platform
+    cwd: Path
+    app_dir: Path | None  # folder of the frozen executable; None when run from source
+    environ: Mapping[str, str]
+    drive: Path
+    user_cache: Path
+    subdir: str
+
+    @classmethod
+    def current(cls) -> Host:
+        exe = frozen.executable()
+        cwd = Path.cwd()
+        anchor = exe if exe else cwd
+        drive = Path(paths.drive_anchor(anchor, os.path.ismount))
+        home = Path.home()
+        system = "windows" if CURRENT.is_windows else sys.platform
+        user_cache = Path(paths.user_cache_dir(system, dict(os.environ), home))
+        return cls(CURRENT, cwd, exe.parent if exe else None, dict(os.environ), drive,
+                   user_cache, host_subdir() or "unknown")
+
+
+@dataclass(frozen=True)
+class MicromambaRequest:
+    """Where micromamba should come from (DESIGN section 3.3), before anything is fetched."""
+
+    version: str = "latest"
+    path: Path | None = None
+    url: str | None = None
+    url_template: str = DEFAULT_URL_TEMPLATE
+    sha256: str | None = None
+
+    def download_url(self, subdir: str) -> str:
+        if self.url:
+            return self.url
+        template = self.url_template
+        if self.version == "latest" and template == DEFAULT_URL_TEMPLATE:
+            template = LATEST_URL_TEMPLATE
+        return template.format(version=self.version, platform=subdir)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything one run needs, fully resolved to absolute paths."""
+
+    platform: Platform
+    subdir: str
+    name: str
+    python: str | None
+    specs: tuple[str, ...]
+    channels: tuple[str, ...]
+    env_file: Path | None
+    prefix: Path
+    envs_dir: Path
+    cache_dir: Path
+    pkgs_dir: Path
+    micromamba: MicromambaRequest
+    allow_http: bool
+    ca_bundle: Path | None
+    offline: bool
+    config_file: Path | None
+    config_dir: Path
+    scripts_dir: Path | None
+    copy_dirs: tuple[tuple[Path, str], ...] = field(default=())
+    app_dir: Path | None = None
+
+    @property
+    def layout(self) -> paths.CacheLayout:
+        return paths.CacheLayout(self.cache_dir)
+
+    @property
+    def root_dir(self) -> Path:
+        return Path(self.layout.root)
+
+
+def load_config(over: Overrides, host: Host) -> config.ConfigFile | None:
+    """The explicit ``--config`` (or MAMBABOOT_CONFIG), else one found next to the
+    executable or in the current directory, else None."""
+    given = over.config or host.environ.get("MAMBABOOT_CONFIG")
+    if given:
+        return config.load(_absolute(given, host.cwd))
+    candidates = [host.app_dir] if host.app_dir else []
+    found = config.find_config([*candidates, host.cwd])
+    return config.load(found) if found else None
+
+
+def resolve(over: Overrides, host: Host, cfg: config.ConfigFile | None = None) -> Settings:
+    """Apply the precedence rules and validate every value."""
+    src = _Sources(over, cfg, host)
+    name = paths.validate_name(src.value("name", "env", "name", "MAMBABOOT_NAME") or "py")
+    python = src.value("python", "env", "python", "MAMBABOOT_PYTHON")
+    if python:
+        paths.validate_python(python)
+    envs_dir = src.path("envs_dir", "env", "envs_dir", "MAMBABOOT_ENVS_DIR", "PY_ENVS")
+    if envs_dir is None:
+        envs_dir = Path(paths.default_envs_dir(host.drive, host.cwd, _exists))
+    prefix = src.path("prefix", "env", "prefix", "MAMBABOOT_PREFIX")
+    if prefix is None:
+        prefix = envs_dir / paths.prefix_folder_name(name, python)
+    cache_dir = src.path("cache_dir", "cache", "dir", "MAMBABOOT_CACHE_DIR")
+    if cache_dir is None:
+        cache_dir = Path(paths.default_cache_dir(host.drive, host.user_cache, _exists))
+    return Settings(
+        platform=host.platform,
+        subdir=host.subdir,
+        name=name,
+        python=python,
+        specs=_specs(src, python),
+        channels=_channels(src),
+        env_file=src.path("file", "env", "file", "MAMBABOOT_FILE"),
+        prefix=prefix,
+        envs_dir=envs_dir,
+        cache_dir=cache_dir,
+        pkgs_dir=_pkgs_dir(host, cache_dir),
+        micromamba=_micromamba(src),
+        allow_http=over.allow_http or bool(cfg and cfg.get("network", "allow_http")),
+        ca_bundle=src.path("ca_bundle", "network", "ca_bundle", "MAMBABOOT_CA_BUNDLE"),
+        offline=over.offline or bool(cfg and cfg.get("network", "offline")),
+        config_file=cfg.path if cfg else None,
+        config_dir=src.base,
+        scripts_dir=_scripts_dir(src),
+        copy_dirs=_copy_dirs(src),
+        app_dir=host.app_dir,
+    )
+
+
+class _Sources:
+    """Looks a setting up in the command line, the config file and the environment."""
+
+    def __init__(self, over: Overrides, cfg: config.ConfigFile | None, host: Host) -> None:
+        self.over, self.cfg, self.host = over, cfg, host
+        self.base = cfg.folder if cfg else (host.app_dir or host.cwd)
+
+    def value(self, attr: str, table: str, key: str, *env: str) -> str | None:
+        given = getattr(self.over, attr, None)
+        if given:
+            return str(given)
+        if self.cfg and self.cfg.get(table, key):
+            return str(self.cfg.get(table, key))
+        for var in env:
+            if self.host.environ.get(var):
+                return self.host.environ[var]
+        return None
+
+    def path(self, attr: str, table: str, key: str, *env: str) -> Path | None:
+        given = getattr(self.over, attr, None)
+        if given:
+            return _absolute(self._drive(given), self.host.cwd)
+        if self.cfg and self.cfg.get(table, key):
+            return _absolute(self._drive(self.cfg.get(table, key)), self.cfg.folder)
+        for var in env:
+            if self.host.environ.get(var):
+                return _absolute(self._drive(self.host.environ[var]), self.host.cwd)
+        return None
+
+    def listing(self, attr: str, table: str, key: str, env: str) -> list[str] | None:
+        given: tuple[str, ...] = getattr(self.over, attr, ())
+        if given:
+            return list(given)
+        if self.cfg and self.cfg.get(table, key) is not None:
+            return list(self.cfg.get(table, key))
+        raw = self.host.environ.get(env)
+        return [v.strip() for v in raw.split(",") if v.strip()] if raw else None
+
+    def _drive(self, value: str) -> str:
+        return paths.expand_drive(value, self.host.drive)
+
+
+def _absolute(value: str | PurePath, base: Path) -> Path:
+    path = Path(os.path.expanduser(str(value)))
+    return Path(os.path.normpath(path if path.is_absolute() else base / path))
+
+
+def _exists(path: PurePath) -> bool:
+    return Path(path).is_dir()
+
+
+def _specs(src: _Sources, python: str | None) -> tuple[str, ...]:
+    """``python[=VER]``, then the configured specs (default conda mamba uv), then --spec."""
+    configured = src.listing("no_such_option", "env", "specs", "MAMBABOOT_SPECS")
+    base = list(DEFAULT_SPECS) if configured is None else configured
+    specs = [paths.python_spec(python), *base, *src.over.specs]
+    for spec in specs:
+        if not spec.strip() or "\n" in spec or spec.startswith("-"):
+            raise ConfigError(f"Invalid package spec {spec!r}.",
+                              hint="Give specs like 'numpy' or 'numpy>=2'.")
+    return tuple(dict.fromkeys(s.strip() for s in specs))
+
+
+def _channels(src: _Sources) -> tuple[str, ...]:
+    channels = src.listing("channels", "env", "channels", "MAMBABOOT_CHANNELS")
+    if channels is not None and not channels:
+        raise ConfigError("No channel given: [env] channels is empty.",
+                          hint='Use channels = ["conda-forge"] or remove the key.')
+    return tuple(channels or DEFAULT_CHANNELS)
+
+
+def _pkgs_dir(host: Host, cache_dir: Path) -> Path:
+    inherited = host.environ.get("CONDA_PKGS_DIRS", "").split(",")[0].strip()
+    if inherited:
+        return _absolute(inherited, host.cwd)
+    return Path(paths.pkgs_dir(cache_dir, _exists))
+
+
+def _micromamba(src: _Sources) -> MicromambaRequest:
+    given = src.over.micromamba or src.host.environ.get("MAMBABOOT_MICROMAMBA")
+    cfg = src.cfg.table("micromamba") if src.cfg else {}
+    sha = src.over.micromamba_sha256 or cfg.get("sha256") \
+        or src.host.environ.get("MAMBABOOT_MICROMAMBA_SHA256")
+    if sha and not _SHA256_RE.match(sha):
+        raise ConfigError(f"Invalid micromamba sha256 {sha!r}: expected 64 hex characters.")
+    template = cfg.get("url") or DEFAULT_URL_TEMPLATE
+    request = MicromambaRequest(version=cfg.get("version") or "latest", url_template=template,
+                                sha256=sha.lower() if sha else None)
+    if given and src.over.micromamba is None and cfg:
+        given = None  # the config file outranks the environment variable
+    if given:
+        request = _micromamba_from_option(given, request, src.host.cwd)
+    if not _VERSION_RE.match(request.version):
+        raise ConfigError(f"Invalid micromamba version {request.version!r}.",
+                          hint="Use 'latest' or a release tag such as 2.3.0-1.")
+    if "{" in request.url_template and not _template_ok(request.url_template):
+        raise ConfigError(f"Invalid micromamba url template {request.url_template!r}.",
+                          hint="Only {version} and {platform} may appear in braces.")
+    return request
+
+
+def _micromamba_from_option(given: str, request: MicromambaRequest,
+                            cwd: Path) -> MicromambaRequest:
+    fields: dict[str, Any] = {"version": request.version, "url_template": request.url_template,
+                              "sha256": request.sha256}
+    if "://" in given:
+        return MicromambaRequest(url=given, **fields)
+    if _VERSION_RE.match(given) and not Path(given).exists():
+        fields["version"] = given
+        return MicromambaRequest(**fields)
+    path = _absolute(given, cwd)
+    if not path.is_file():
+        raise ConfigError(
+            f"--micromamba {given}: no such file ({path}).",
+            hint="Give the path of a micromamba executable, a URL, or a version like 2.3.0-1.",
+        )
+    return MicromambaRequest(path=path, **fields)
+
+
+def _template_ok(template: str) -> bool:
+    return set(re.findall(r"\{([^}]*)\}", template)) <= {"version", "platform"}
+
+
+def _scripts_dir(src: _Sources) -> Path | None:
+    """The configured scripts folder (default ``scripts`` beside the config), if it exists."""
+    folder = src.path("no_such_option", "scripts", "dir", "MAMBABOOT_SCRIPTS_DIR")
+    folder = folder or src.base / "scripts"
+    return folder if folder.is_dir() else None
+
+
+def _copy_dirs(src: _Sources) -> tuple[tuple[Path, str], ...]:
+    table = src.cfg.table("copy") if src.cfg else {}
+    pairs = table.items() if table else ((name, name) for name in DEFAULT_COPY)
+    out = []
+    for source, dest in pairs:
+        if Path(dest).is_absolute() or ".." in Path(dest).parts:
+            raise ConfigError(f"[copy] {source} = {dest!r}: the destination must be a folder "
+                              "inside the environment (a relative path without '..').")
+        out.append((_absolute(source, src.base), dest))
+    return tuple(out)

@@ -1,0 +1,153 @@
+"""Shared fixtures: an isolated HOME for every test, the mambaboot runner (source or the
+frozen executable, chosen by parametrisation), and the loopback project used end to end."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.standin.fixtures import *  # noqa: F403 - stand-in micromamba, channel, server
+
+REPO = Path(__file__).resolve().parents[1]
+IS_WINDOWS = os.name == "nt"
+_SCRUB = ("CONDA_", "MAMBA_", "MAMBABOOT_", "PYTHONHOME", "PYTHONPATH", "VIRTUAL_ENV",
+          "CONDARC", "MAMBARC", "PYTHON_ENVS", "PY_ENVS", "NO_COLOR", "CI")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--run-network", action="store_true",
+                     help="run tests that need the real internet (marker 'network')")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if "network" in item.keywords and not config.getoption("--run-network"):
+            item.add_marker(pytest.mark.skip(reason="needs the internet: --run-network"))
+        if "windows" in item.keywords and not IS_WINDOWS:
+            item.add_marker(pytest.mark.skip(reason="Windows only"))
+        if "posix" in item.keywords and IS_WINDOWS:
+            item.add_marker(pytest.mark.skip(reason="POSIX only"))
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """HOME and every cache in tmp_path; fails a test that leaves os.environ or the working
+    directory changed."""
+    home = tmp_path / "home"
+    home.mkdir()
+    for name in list(os.environ):
+        if name.startswith(_SCRUB):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("USERPROFILE", str(home))
+    for var, sub in (("XDG_CACHE_HOME", "cache"), ("XDG_CONFIG_HOME", "config"),
+                     ("XDG_DATA_HOME", "data"), ("XDG_STATE_HOME", "state")):
+        monkeypatch.setenv(var, str(tmp_path / "xdg" / sub))
+    env_before, cwd_before = _environ(), Path.cwd()
+    yield home
+    assert Path.cwd() == cwd_before, "the test changed the working directory"
+    assert _environ() == env_before, "the test changed os.environ"
+
+
+def _environ() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+
+
+def tree(root: Path) -> dict[str, int]:
+    """Every file under ``root`` with its size: a snapshot to compare before/after."""
+    if not root.exists():
+        return {}
+    return {str(p.relative_to(root)): (p.lstat().st_size if not p.is_dir() else -1)
+            for p in sorted(root.rglob("*"))}
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def text(self) -> str:
+        return self.out + self.err
+
+
+@dataclass
+class Mambaboot:
+    """Runs mambaboot as a separate process: from source (``python -m bootstrap``) or as
+    the built executable."""
+
+    kind: str
+    argv: list[str]
+    home: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    def base_env(self) -> dict[str, str]:
+        env = {"PATH": os.environ.get("PATH", os.defpath), "HOME": str(self.home),
+               "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "NO_COLOR": "1",
+               "MAMBABOOT_BACKOFF_S": "0.01"}
+        if IS_WINDOWS:
+            env.update({k: os.environ[k] for k in ("SystemRoot", "COMSPEC", "TEMP", "TMP")
+                        if k in os.environ})
+            env["USERPROFILE"] = str(self.home)
+        if "TMPDIR" in os.environ:
+            env["TMPDIR"] = os.environ["TMPDIR"]
+        return {**env, **self.env}
+
+    def popen(self, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
+              replace_env: bool = False) -> subprocess.Popen[str]:
+        full_env = env if replace_env and env is not None else {**self.base_env(), **(env or {})}
+        return subprocess.Popen([*self.argv, *args], env=full_env, cwd=cwd, text=True,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, encoding="utf-8", errors="replace")
+
+    def __call__(self, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
+                 timeout: float = 180, replace_env: bool = False) -> Result:
+        proc = self.popen(*args, env=env, cwd=cwd, replace_env=replace_env)
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+            raise AssertionError(f"mambaboot timed out:\n{out}\n{err}") from None
+        return Result(proc.returncode, out, err)
+
+
+def frozen_exe() -> Path | None:
+    given = os.environ.get("MAMBABOOT_TEST_EXE")
+    exe = Path(given) if given else REPO / "dist" / ("mambaboot.exe" if IS_WINDOWS else "mambaboot")
+    return exe if exe.is_file() else None
+
+
+def _require_frozen() -> Path:
+    exe = frozen_exe()
+    if exe is None:
+        if os.environ.get("MAMBABOOT_TEST_EXE"):
+            pytest.fail(f"MAMBABOOT_TEST_EXE={os.environ['MAMBABOOT_TEST_EXE']} does not exist")
+        pytest.skip("dist/mambaboot is not built (make build)")
+    return exe
+
+
+SOURCE_ARGV = [sys.executable, "-c",
+               f"import sys; sys.path.insert(0, {str(REPO)!r}); "
+               "from bootstrap.cli import main; raise SystemExit(main())"]
+
+
+@pytest.fixture(params=["source", pytest.param("frozen", marks=pytest.mark.frozen)])
+def mambaboot(request: pytest.FixtureRequest, isolated_home: Path) -> Mambaboot:
+    """mambaboot as a process, once from source and once as the frozen executable."""
+    if request.param == "frozen":
+        return Mambaboot("frozen", [str(_require_frozen())], isolated_home)
+    return Mambaboot("source", list(SOURCE_ARGV), isolated_home)
+
+
+@pytest.fixture
+def frozen(isolated_home: Path) -> Mambaboot:
+    """The frozen executable only."""
+    return Mambaboot("frozen", [str(_require_frozen())], isolated_home)

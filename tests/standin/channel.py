@@ -1,0 +1,251 @@
+"""Build small but real conda packages (.tar.bz2) and a conda channel folder for tests.
+
+A channel is ``<root>/<subdir>/repodata.json`` plus the archives next to it; ``noarch`` is
+always present. Archives are reproducible (fixed mtimes, sorted members), so their md5 and
+sha256 are stable from one build to the next.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import platform
+import sys
+import tarfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PLACEHOLDER = "/opt/anaconda1anaconda2anaconda3"
+# conda-build pads binary placeholders to 255 characters so any real prefix fits.
+LONG_PLACEHOLDER = (PLACEHOLDER + "_placehold" * 23)[:255]
+TIMESTAMP = 1_700_000_000_000  # ms, as in repodata
+MTIME = 1_700_000_000
+
+
+@dataclass
+class Package:
+    """One conda package. ``files`` maps a relative path to its content."""
+
+    name: str
+    version: str
+    build: str = "0"
+    build_number: int = 0
+    subdir: str = "noarch"
+    depends: list[str] = field(default_factory=list)
+    files: dict[str, bytes] = field(default_factory=dict)
+    prefix_files: dict[str, str] = field(default_factory=dict)  # path -> "text" | "binary"
+    placeholder: str = PLACEHOLDER  # used by "text" files
+    binary_placeholder: str = LONG_PLACEHOLDER  # used by "binary" files
+    post_link: str | None = None  # bash script text -> bin/.<name>-post-link.sh
+    executables: tuple[str, ...] = ()  # extra paths to mark 0o755 (bin/* always are)
+
+    @property
+    def fn(self) -> str:
+        return f"{self.name}-{self.version}-{self.build}.tar.bz2"
+
+    @property
+    def dist(self) -> str:
+        return f"{self.name}-{self.version}-{self.build}"
+
+    def all_files(self) -> dict[str, bytes]:
+        files = dict(self.files)
+        if self.post_link is not None:
+            files[f"bin/.{self.name}-post-link.sh"] = self.post_link.encode()
+        return files
+
+    def is_executable(self, path: str) -> bool:
+        return path.startswith(("bin/", "Scripts/", "Library/bin/")) or path in self.executables
+
+    def placeholder_for(self, path: str) -> str:
+        return self.binary_placeholder if self.prefix_files[path] == "binary" else self.placeholder
+
+    def index(self) -> dict[str, Any]:
+        index: dict[str, Any] = {
+            "name": self.name, "version": self.version, "build": self.build,
+            "build_number": self.build_number, "depends": list(self.depends),
+            "subdir": self.subdir, "license": "BSD-3-Clause", "timestamp": TIMESTAMP,
+        }
+        if self.subdir == "noarch":
+            index["noarch"] = "generic"
+        else:
+            index["platform"], _, arch = self.subdir.partition("-")
+            index["arch"] = {"64": "x86_64"}.get(arch, arch)
+        return index
+
+
+def _paths_json(pkg: Package, files: dict[str, bytes]) -> dict[str, Any]:
+    paths = []
+    for path in sorted(files):
+        entry: dict[str, Any] = {
+            "_path": path, "path_type": "hardlink",
+            "sha256": hashlib.sha256(files[path]).hexdigest(), "size_in_bytes": len(files[path]),
+        }
+        if path in pkg.prefix_files:
+            entry["prefix_placeholder"] = pkg.placeholder_for(path)
+            entry["file_mode"] = pkg.prefix_files[path]
+        paths.append(entry)
+    return {"paths": paths, "paths_version": 1}
+
+
+def _metadata(pkg: Package, files: dict[str, bytes]) -> dict[str, bytes]:
+    has_prefix = "".join(f"{pkg.placeholder_for(p)} {pkg.prefix_files[p]} {p}\n"
+                         for p in sorted(pkg.prefix_files))
+    meta = {
+        "info/index.json": json.dumps(pkg.index(), indent=2, sort_keys=True),
+        "info/paths.json": json.dumps(_paths_json(pkg, files), indent=2, sort_keys=True),
+        "info/files": "".join(f"{p}\n" for p in sorted(files)),
+        "info/about.json": json.dumps({"summary": f"{pkg.name} (test stand-in package)"}),
+    }
+    if has_prefix:
+        meta["info/has_prefix"] = has_prefix
+    return {k: v.encode() for k, v in meta.items()}
+
+
+def build_package(pkg: Package) -> bytes:
+    """The ``.tar.bz2`` bytes of ``pkg`` (info/ metadata first, then the files)."""
+    files = pkg.all_files()
+    missing = set(pkg.prefix_files) - set(files)
+    if missing:
+        raise ValueError(f"prefix_files not in files: {sorted(missing)}")
+    members = {**_metadata(pkg, files), **files}
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:bz2") as archive:
+        for path in sorted(members, key=lambda p: (not p.startswith("info/"), p)):
+            info = tarfile.TarInfo(path)
+            info.size, info.mtime = len(members[path]), MTIME
+            info.mode = 0o755 if pkg.is_executable(path) else 0o644
+            archive.addfile(info, io.BytesIO(members[path]))
+    return buffer.getvalue()
+
+
+def repodata_record(pkg: Package, archive: bytes) -> dict[str, Any]:
+    record = pkg.index()
+    record.update(md5=hashlib.md5(archive).hexdigest(),  # noqa: S324
+                  sha256=hashlib.sha256(archive).hexdigest(), size=len(archive))
+    return record
+
+
+@dataclass
+class ChannelFolder:
+    """A channel written to disk: ``records[(subdir, fn)]`` are its repodata entries."""
+
+    root: Path
+    packages: list[Package]
+    records: dict[tuple[str, str], dict[str, Any]]
+
+    def archive(self, pkg: Package | str, subdir: str | None = None) -> Path:
+        """Path of the archive of a package (given as Package or by name)."""
+        if isinstance(pkg, Package):
+            return self.root / pkg.subdir / pkg.fn
+        for candidate in self.packages:
+            if candidate.name == pkg and subdir in (None, candidate.subdir):
+                return self.root / candidate.subdir / candidate.fn
+        raise KeyError(pkg)
+
+
+def host_subdir() -> str:
+    """The conda subdir of this machine (linux-64, osx-arm64, win-64, ...)."""
+    machine = platform.machine().lower()
+    arch = {"x86_64": "64", "amd64": "64", "arm64": "arm64"}.get(machine, machine)
+    if sys.platform.startswith("win"):
+        return "win-64"
+    if sys.platform == "darwin":
+        return "osx-arm64" if arch in ("arm64", "aarch64") else "osx-64"
+    return f"linux-{arch}"
+
+
+def write_channel(root: Path, packages: Iterable[Package],
+                  subdirs: Iterable[str] | None = None) -> ChannelFolder:
+    """Write archives and ``<subdir>/repodata.json`` for every subdir.
+
+    ``noarch`` and ``subdirs`` (default: this machine's subdir) get a repodata.json even
+    when empty, like a real channel: micromamba fails on a 404 for either.
+    """
+    packages = list(packages)
+    wanted = [host_subdir()] if subdirs is None else list(subdirs)
+    subdirs = {"noarch", *wanted} | {p.subdir for p in packages}
+    records: dict[tuple[str, str], dict[str, Any]] = {}
+    for subdir in sorted(subdirs):
+        folder = root / subdir
+        folder.mkdir(parents=True, exist_ok=True)
+        entries: dict[str, Any] = {}
+        for pkg in (p for p in packages if p.subdir == subdir):
+            archive = build_package(pkg)
+            (folder / pkg.fn).write_bytes(archive)
+            entries[pkg.fn] = records[(subdir, pkg.fn)] = repodata_record(pkg, archive)
+        repodata = {"info": {"subdir": subdir}, "packages": entries, "packages.conda": {},
+                    "removed": [], "repodata_version": 1}
+        (folder / "repodata.json").write_text(json.dumps(repodata, indent=2, sort_keys=True),
+                                              encoding="utf-8")
+    return ChannelFolder(root, packages, records)
+
+
+def running_python_version() -> str:
+    return "{}.{}.{}".format(*sys.version_info[:3])
+
+
+CONDA_SCRIPT = f"""#!{PLACEHOLDER}/bin/python
+# conda stand-in: just enough to answer --version
+import sys
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--version"]:
+        print("conda 25.1.1")
+        sys.exit(0)
+    print("conda stand-in: only --version is supported", file=sys.stderr)
+    sys.exit(2)
+"""
+
+
+def python_packages(version: str) -> list[Package]:
+    major_minor = ".".join(version.split(".")[:2])
+    linux = Package("python", version, f"h{major_minor.replace('.', '')}_0_cpython",
+                    subdir="linux-64",
+                    files={f"lib/python{major_minor}/standin-python.txt":
+                           b"stand-in python package; the interpreter comes from venv\n"})
+    windows = Package("python", version, f"h{major_minor.replace('.', '')}_0_cpython",
+                      subdir="win-64",
+                      files={"python.exe": b"MZ stand-in python.exe\n",
+                             "Lib/standin-python.txt": b"stand-in python package\n"})
+    return [linux, windows]
+
+
+def conda_package() -> Package:
+    return Package(
+        "conda", "25.1.1", "py_0", depends=["python >=3.9"],
+        files={
+            "bin/conda": CONDA_SCRIPT.encode(),
+            "etc/conda/activate.d/standin-conda.sh": b"export STANDIN_ACTIVATE_D=1\n",
+            "etc/conda/activate.d/standin-conda.bat": b'@SET "STANDIN_ACTIVATE_D=1"\n',
+        },
+        prefix_files={"bin/conda": "text"},
+    )
+
+
+def default_packages(python_version: str | None = None) -> list[Package]:
+    """python (linux-64 + win-64), conda, mamba, uv and prefixdata (relocation checks)."""
+    version = python_version or running_python_version()
+    mamba = Package("mamba", "2.1.1", "0", files={
+        "bin/mamba": b"#!/bin/sh\necho 'mamba 2.1.1'\n",
+        "etc/conda/env_vars.d/mamba-standin.json":
+            json.dumps({"standin_env_vars_d": "from-env-vars-d"}).encode(),
+    })
+    uv = Package("uv", "0.5.31", "0", files={"bin/uv": b"#!/bin/sh\necho 'uv 0.5.31'\n"})
+    where_bin = b"WHERE\0" + LONG_PLACEHOLDER.encode() + b"/share/prefixdata\0TAIL\0"
+    prefixdata = Package("prefixdata", "1.0.0", "0", files={
+        "share/prefixdata/where.txt": f"prefix={PLACEHOLDER}\n".encode(),
+        "share/prefixdata/where.bin": where_bin,
+    }, prefix_files={"share/prefixdata/where.txt": "text", "share/prefixdata/where.bin": "binary"})
+    return [*python_packages(version), conda_package(), mamba, uv, prefixdata]
+
+
+def build_micromamba_package(binary: bytes, subdir: str, version: str = "2.8.1",
+                             build_number: int = 0) -> bytes:
+    """A conda-forge style ``micromamba`` package holding ``binary`` (see contract 1.3)."""
+    path = "Library/bin/micromamba.exe" if subdir.startswith("win") else "bin/micromamba"
+    pkg = Package("micromamba", version, str(build_number), build_number, subdir,
+                  files={path: binary})
+    return build_package(pkg)

@@ -1,0 +1,180 @@
+"""End to end: the real download -> verify -> create -> finish -> verify -> scripts path,
+against the stand-in micromamba and a loopback channel, from source and frozen."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import Mambaboot, tree
+from tests.project import PYTHON, Project
+
+pytestmark = pytest.mark.posix
+
+PROBE_SH = """set -e
+python - "$MAMBABOOT_CONFIG_DIR/probe-$1.json" <<'PY'
+import json, os, shutil, sys
+json.dump({"cwd": os.getcwd(), "python": shutil.which("python"),
+           "conda": shutil.which("conda"), "mamba": shutil.which("mamba"),
+           "prefix": sys.prefix, "env": dict(os.environ)}, open(sys.argv[1], "w"))
+PY
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path, conda_channel: Any, micromamba_release: Any) -> Project:
+    proj = Project(tmp_path / "project", conda_channel.url, micromamba_release.url_template,
+                   micromamba_release.version)
+    proj.root.mkdir()
+    proj.write_config()
+    return proj
+
+
+def creates(release: Any) -> list[dict[str, Any]]:
+    return [c for c in release.calls() if "create" in c["argv"]]
+
+
+def test_fresh_create_builds_a_complete_environment(
+        mambaboot: Mambaboot, project: Project, micromamba_release: Any,
+        isolated_home: Path) -> None:
+    result = mambaboot(*project.args())
+    assert result.code == 0, result.text
+    receipt = project.receipt()
+    assert receipt["complete"] is True
+    assert receipt["micromamba"]["sha256"] == micromamba_release.sha256
+    assert receipt["inputs"]["python"] == PYTHON
+    prefix = project.prefix
+    assert project.python.exists()
+    assert (prefix / "activate.sh").is_file()
+    assert (prefix / ".condarc").read_text().count(project.channel_url) == 1
+    assert (prefix / "pkgs").is_symlink()
+    assert (prefix / "pkgs").resolve() == (project.cache / "pkgs").resolve()
+    lock = (prefix / "conda-meta" / "mambaboot" / "lock.txt").read_text()
+    assert "@EXPLICIT" in lock
+    assert "Environment created." in result.out
+    assert tree(isolated_home) == {}, "nothing may be written to the user's HOME"
+    (call,) = creates(micromamba_release)
+    child_home = Path(call["env"]["HOME"])
+    assert child_home.is_relative_to(project.cache), "micromamba's HOME is redirected"
+    assert (child_home / ".conda" / "environments.txt").read_text().strip() == str(prefix)
+    assert call["env"]["MAMBA_ROOT_PREFIX"] == str(project.cache / "root")
+    assert call["env"]["CONDA_PKGS_DIRS"] == str(project.cache / "pkgs")
+    for flag in ("-y", "--no-rc", "--override-channels", "--strict-channel-priority",
+                 "--no-shortcuts"):
+        assert flag in call["argv"]
+
+
+def test_second_run_is_a_noop_that_starts_no_micromamba(
+        mambaboot: Mambaboot, project: Project, micromamba_release: Any) -> None:
+    assert mambaboot(*project.args()).code == 0
+    calls_after_first = len(micromamba_release.calls())
+    receipt_before = project.receipt()
+    second = mambaboot(*project.args())
+    assert second.code == 0, second.text
+    assert "Nothing to do" in second.out
+    assert len(micromamba_release.calls()) == calls_after_first
+    assert project.receipt()["stages"] == receipt_before["stages"]
+
+
+def test_scripts_run_inside_the_activated_environment(
+        mambaboot: Mambaboot, project: Project, tmp_path: Path) -> None:
+    env_yml = project.root / "environment.yml"
+    env_yml.write_text("name: demo\ndependencies:\n  - prefixdata\n"
+                       "variables:\n  state_var: from-state\n", encoding="utf-8")
+    project.write_config(env_extra='file = "environment.yml"')
+    project.script("10-probe.sh", PROBE_SH)
+    result = mambaboot(*project.args(), env={"PYTHONPATH": "/nowhere", "CONDA_PREFIX": "/x"})
+    assert result.code == 0, result.text
+    probe = json.loads((project.root / "probe-.json").read_text())
+    env = probe["env"]
+    prefix = str(project.prefix)
+    assert env["CONDA_PREFIX"] == prefix
+    assert probe["python"] == str(project.prefix / "bin" / "python")
+    assert probe["prefix"] == prefix
+    assert probe["conda"].startswith(prefix) and probe["mamba"].startswith(prefix)
+    assert env["STANDIN_ACTIVATE_D"] == "1", "activate.d scripts ran"
+    assert env["STATE_VAR"] == "from-state", "conda-meta/state variables applied"
+    assert env["STANDIN_ENV_VARS_D"] == "from-env-vars-d", "env_vars.d applied"
+    assert env["MAMBABOOT_PREFIX"] == prefix
+    assert env["MAMBABOOT_CONFIG_DIR"] == str(project.root)
+    assert probe["cwd"] == str(project.root)
+    assert "PYTHONPATH" not in env
+    assert env["PYTHONNOUSERSITE"] == "1"
+    assert env["HOME"] == str(mambaboot.home), "scripts keep the user's HOME"
+    assert "Ignoring inherited Python/conda variables" in result.err
+
+
+def test_checksum_mismatch_exits_5_and_keeps_nothing(
+        mambaboot: Mambaboot, project: Project, micromamba_release: Any) -> None:
+    wrong = hashlib.sha256(b"something else").hexdigest()
+    project.write_config(micromamba=f'sha256 = "{wrong}"')
+    result = mambaboot(*project.args())
+    assert result.code == 5, result.text
+    assert "Checksum mismatch" in result.err
+    assert wrong in result.err and micromamba_release.sha256 in result.err
+    leftovers = [p for p in (project.cache / "micromamba").rglob("*") if p.is_file()]
+    assert leftovers == []
+    assert not project.prefix.exists()
+    assert micromamba_release.calls() == [], "an unverified binary never runs"
+
+
+def test_failing_script_exits_8_and_rerun_resumes_there(
+        mambaboot: Mambaboot, project: Project, micromamba_release: Any) -> None:
+    log = project.root / "ran.txt"
+    project.script("10-first.sh", f'echo first >> "{log}"\n')
+    project.script("20-flaky.sh", f'echo flaky >> "{log}"\n'
+                                  f'[ -f "{project.root}/fixed" ] || exit 3\n')
+    project.script("30-last.py", f'open({str(log)!r}, "a").write("last\\n")\n')
+    first = mambaboot(*project.args())
+    assert first.code == 8, first.text
+    assert "20-flaky.sh" in first.err and "exit code 3" in first.err
+    assert log.read_text().split() == ["first", "flaky"]
+    assert project.receipt()["complete"] is False
+    (project.root / "fixed").touch()
+    second = mambaboot(*project.args())
+    assert second.code == 0, second.text
+    assert log.read_text().split() == ["first", "flaky", "flaky", "last"]
+    assert len(creates(micromamba_release)) == 1, "the environment was not re-created"
+    assert project.receipt()["complete"] is True
+
+
+def test_foreign_content_at_the_prefix_is_refused_and_untouched(
+        mambaboot: Mambaboot, project: Project, micromamba_release: Any) -> None:
+    project.prefix.mkdir(parents=True)
+    (project.prefix / "python.exe").write_bytes(b"someone else's python")
+    (project.prefix / "notes.txt").write_text("keep me")
+    before = tree(project.prefix)
+    result = mambaboot(*project.args())
+    assert result.code == 3, result.text
+    assert "not created by mambaboot" in result.err
+    assert tree(project.prefix) == before
+    assert (project.prefix / "notes.txt").read_text() == "keep me"
+    assert creates(micromamba_release) == []
+
+
+def test_strict_refuses_an_activated_shell(mambaboot: Mambaboot, project: Project) -> None:
+    result = mambaboot(*project.args("--strict"), env={"PYTHONPATH": "/somewhere"})
+    assert result.code == 3, result.text
+    assert "PYTHONPATH" in result.err
+    assert not project.prefix.exists()
+
+
+def test_run_executes_inside_the_environment_and_passes_the_exit_code(
+        mambaboot: Mambaboot, project: Project) -> None:
+    assert mambaboot(*project.args()).code == 0
+    common = ["--config", str(project.config)]
+    ok = mambaboot("run", *common, project.prefix.name, "--", "python", "-c",
+                   "import sys; print(sys.prefix)")
+    assert ok.code == 0, ok.text
+    assert ok.out.strip() == str(project.prefix)
+    failing = mambaboot("run", str(project.prefix), "--", "python", "-c",
+                        "raise SystemExit(7)")
+    assert failing.code == 7
+    missing = mambaboot("run", "no-such-env", *common, "--", "python")
+    assert "run: ENV" not in missing.err
+    assert missing.code == 2
+    assert "No conda environment" in missing.err
