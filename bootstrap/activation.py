@@ -70,10 +70,19 @@ def clean_path(value: str, platform: Platform, base: Mapping[str, str],
     return kept
 
 
+def default_path(platform: Platform, base: Mapping[str, str]) -> str:
+    """The PATH a shell would assume when none is set (``env -i``, a stripped service)."""
+    if platform.is_windows:
+        root = environ.get(base, "SystemRoot", platform) or r"C:\Windows"
+        return ";".join([rf"{root}\System32", root, rf"{root}\System32\Wbem",
+                         rf"{root}\System32\WindowsPowerShell\v1.0"])
+    return "/usr/local/bin:/usr/bin:/bin"
+
+
 def variables(prefix: PurePath, platform: Platform, base: Mapping[str, str],
               prefix_vars: Mapping[str, str], exists: Probe) -> dict[str, str]:
     """The variables an activated child gets on top of its scrubbed base environment."""
-    base_path = environ.get(base, "PATH", platform) or ""
+    base_path = environ.get(base, "PATH", platform) or default_path(platform, base)
     path = [str(p) for p in platform.prefix_path_dirs(prefix)]
     path += [e for e in clean_path(base_path, platform, base, exists) if e not in path]
     name = default_env_name(prefix)

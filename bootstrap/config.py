@@ -63,7 +63,7 @@ def find_config(candidates: list[Path]) -> Path | None:
 def load(path: Path) -> ConfigFile:
     """Parse and validate ``path``; every problem is a ConfigError naming key, file and line."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # Notepad may add a BOM
     except FileNotFoundError:
         raise ConfigError(
             f"Config file not found: {path}",
@@ -84,10 +84,12 @@ def load(path: Path) -> ConfigFile:
 def _validate(path: Path, text: str, data: dict[str, Any]) -> dict[tuple[str, str], Any]:
     values: dict[tuple[str, str], Any] = {}
     for table, content in data.items():
+        if not isinstance(content, dict):
+            home = next((t for t, keys in SCHEMA.items() if table in keys), "env")
+            raise _error(path, text, None, table,
+                         f"key '{table}' is outside any table", f"Put it under [{home}].")
         if table not in SCHEMA:
             raise _error(path, text, table, None, f"unknown table [{table}]", _known(SCHEMA))
-        if not isinstance(content, dict):
-            raise _error(path, text, None, table, f"'{table}' must be a table [{table}]", "")
         schema = SCHEMA[table]
         for key, value in content.items():
             kind = schema.get(key, schema.get("*"))

@@ -32,7 +32,7 @@ def is_tty(stream: object) -> bool:
 def use_color(no_color_flag: bool, env: Mapping[str, str], tty: bool) -> bool:
     """Colour only on a terminal, never with --no-color or NO_COLOR (no-color.org), and not
     on a TERM=dumb terminal."""
-    if no_color_flag or "NO_COLOR" in env or not tty:
+    if no_color_flag or env.get("NO_COLOR") or not tty:
         return False
     return env.get("TERM") != "dumb"
 

@@ -114,6 +114,7 @@ class Pipeline:
             self.r.info(f"{self.s.prefix} is complete and up to date; nothing to do.")
             return self.summary
         if receipt is None:
+            self._micromamba()
             receipt = self._stage("create", None)
         for stage in ("finish", "verify", "scripts"):
             if stage == "scripts" and self.o.no_scripts:
@@ -172,11 +173,15 @@ class Pipeline:
     # -- stages ----------------------------------------------------------------------------
     def _micromamba(self) -> Micromamba:
         if self._mm is None:
-            self.r.detail("locating micromamba")
+            self.r.stage("micromamba")
+            started = time.monotonic()
             self._mm = obtain(self.s, self.base_env, self.r, self.log)
+            seconds = round(time.monotonic() - started, 3)
             self.summary.micromamba = self._mm.as_json()
-            self.r.detail(f"micromamba {self._mm.version} from {self._mm.source}: "
-                          f"{self._mm.path}")
+            self.summary.stages.append({"stage": "micromamba", "seconds": seconds})
+            self.r.stage_done("micromamba", seconds,
+                              f"{self._mm.version} from {self._mm.source}")
+            self.r.detail(f"micromamba: {self._mm.path}")
         return self._mm
 
     def _create(self, _receipt: Receipt | None) -> Receipt:

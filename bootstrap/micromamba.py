@@ -254,7 +254,7 @@ def _started(path: Path, digest: str, source: str, env: dict[str, str],
         raise _not_starting(path, str(err)) from err
     text = done.output.decode("utf-8", "replace").strip()
     version = text.splitlines()[-1].strip() if text else ""
-    if done.returncode != 0 or not _VERSION_RE.match(version):
+    if done.returncode != 0 or not _VERSION_RE.fullmatch(version):
         raise _not_starting(path, f"exit code {done.returncode}, output {text[:200]!r}")
     return Micromamba(path, version, digest, source)
 

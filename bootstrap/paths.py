@@ -50,7 +50,7 @@ def _name_problem(name: str) -> str | None:
 
 def validate_python(version: str) -> str:
     """``3.12`` or ``3.12.4``; anything else is a usage error."""
-    if not _PYTHON_RE.match(version):
+    if not _PYTHON_RE.fullmatch(version):
         raise ConfigError(
             f"Invalid Python version {version!r}.",
             hint="Give major.minor or major.minor.patch, for example 3.12 or 3.11.9.",

@@ -31,7 +31,7 @@ def activate_sh(name: str, variables: Mapping[str, str]) -> str:
 if [ -n "${{BASH_SOURCE:-}}" ]; then _mb_self="${{BASH_SOURCE[0]}}"
 elif [ -n "${{ZSH_VERSION:-}}" ]; then _mb_self="${{(%):-%x}}"
 else _mb_self="$0"; fi
-CONDA_PREFIX="$(cd "$(dirname "$_mb_self")" && pwd -P)"
+CONDA_PREFIX="$(CDPATH= cd -- "$(dirname -- "$_mb_self")" >/dev/null && pwd -P)"
 unset _mb_self
 export CONDA_PREFIX
 export CONDA_DEFAULT_ENV={_sh_quote(name)}
@@ -140,7 +140,7 @@ def portable_condabin_bat(text: str, prefix: str) -> str | None:
             return f'{at}FOR %%F IN ("%~dp0..") DO @SET "MAMBA_ROOT_PREFIX=%%~fF"'
         if value.startswith(norm_prefix + "\\") and match.group("var").upper() == "MAMBA_EXE":
             changed = True
-            rest = match.group("val")[len(norm_prefix) + 1:].replace("/", "\\")
+            rest = match.group("val")[len(prefix.rstrip("\\/")) + 1:].replace("/", "\\")
             return f'{at}FOR %%F IN ("%~dp0..") DO @SET "MAMBA_EXE=%%~fF\\{rest}"'
         return match.group(0)
 

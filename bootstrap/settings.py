@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import string
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -144,7 +145,9 @@ def resolve(over: Overrides, host: Host, cfg: config.ConfigFile | None = None) -
     envs_dir = src.path("envs_dir", "env", "envs_dir", "MAMBABOOT_ENVS_DIR", "PY_ENVS")
     if envs_dir is None:
         envs_dir = Path(paths.default_envs_dir(host.drive, host.cwd, _exists))
-    prefix = src.path("prefix", "env", "prefix", "MAMBABOOT_PREFIX")
+    # No environment variable for the prefix: post-install scripts see MAMBABOOT_PREFIX (the
+    # environment being finished) and a mambaboot they start must not target it by accident.
+    prefix = src.path("prefix", "env", "prefix")
     if prefix is None:
         prefix = envs_dir / paths.prefix_folder_name(name, python)
     cache_dir = src.path("cache_dir", "cache", "dir", "MAMBABOOT_CACHE_DIR")
@@ -231,7 +234,8 @@ def _specs(src: _Sources, python: str | None) -> tuple[str, ...]:
     base = list(DEFAULT_SPECS) if configured is None else configured
     specs = [paths.python_spec(python), *base, *src.over.specs]
     for spec in specs:
-        if not spec.strip() or "\n" in spec or spec.startswith("-"):
+        clean = spec.strip()
+        if not clean or any(c in clean for c in "\r\n\0") or clean.startswith("-"):
             raise ConfigError(f"Invalid package spec {spec!r}.",
                               hint="Give specs like 'numpy' or 'numpy>=2'.")
     return tuple(dict.fromkeys(s.strip() for s in specs))
@@ -257,19 +261,20 @@ def _micromamba(src: _Sources) -> MicromambaRequest:
     cfg = src.cfg.table("micromamba") if src.cfg else {}
     sha = src.over.micromamba_sha256 or cfg.get("sha256") \
         or src.host.environ.get("MAMBABOOT_MICROMAMBA_SHA256")
-    if sha and not _SHA256_RE.match(sha):
+    if sha and not _SHA256_RE.fullmatch(sha):
         raise ConfigError(f"Invalid micromamba sha256 {sha!r}: expected 64 hex characters.")
     template = cfg.get("url") or DEFAULT_URL_TEMPLATE
     request = MicromambaRequest(version=cfg.get("version") or "latest", url_template=template,
                                 sha256=sha.lower() if sha else None)
-    if given and src.over.micromamba is None and cfg:
-        given = None  # the config file outranks the environment variable
+    names_binary = cfg.get("version") or (cfg.get("url") and "{version}" not in cfg["url"])
+    if given and src.over.micromamba is None and names_binary:
+        given = None  # a config file that names micromamba outranks the environment
     if given:
         request = _micromamba_from_option(given, request, src.host.cwd)
-    if not _VERSION_RE.match(request.version):
+    if not _VERSION_RE.fullmatch(request.version):
         raise ConfigError(f"Invalid micromamba version {request.version!r}.",
                           hint="Use 'latest' or a release tag such as 2.3.0-1.")
-    if "{" in request.url_template and not _template_ok(request.url_template):
+    if not _template_ok(request.url_template):
         raise ConfigError(f"Invalid micromamba url template {request.url_template!r}.",
                           hint="Only {version} and {platform} may appear in braces.")
     return request
@@ -281,7 +286,7 @@ def _micromamba_from_option(given: str, request: MicromambaRequest,
                               "sha256": request.sha256}
     if "://" in given:
         return MicromambaRequest(url=given, **fields)
-    if _VERSION_RE.match(given) and not Path(given).exists():
+    if _VERSION_RE.fullmatch(given) and not Path(given).exists():
         fields["version"] = given
         return MicromambaRequest(**fields)
     path = _absolute(given, cwd)
@@ -294,7 +299,11 @@ def _micromamba_from_option(given: str, request: MicromambaRequest,
 
 
 def _template_ok(template: str) -> bool:
-    return set(re.findall(r"\{([^}]*)\}", template)) <= {"version", "platform"}
+    try:
+        fields = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
+    except ValueError:  # unbalanced braces
+        return False
+    return fields <= {"version", "platform"}
 
 
 def _scripts_dir(src: _Sources) -> Path | None:
