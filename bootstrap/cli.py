@@ -163,7 +163,8 @@ def _create(args: argparse.Namespace, console: Console) -> tuple[int, dict[str, 
     options = Options(force=args.force, strict=args.strict, no_scripts=args.no_scripts,
                       dry_run=args.dry_run, unattended=args.yes or not _stdin_tty())
     reporter = ConsoleReporter(console)
-    with commands.opened_log(settings, "create", args.log_file) as log:
+    with commands.opened_log(settings, "create", args.log_file,
+                             write_default=not args.dry_run) as log:
         summary = commands.create(settings, options, reporter, log)
         _print_summary(console, summary, settings, log.path)
     return errors.EXIT_OK, {"ok": True, **summary.as_json(),

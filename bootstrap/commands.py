@@ -33,15 +33,20 @@ def settings_for(over: Overrides, host: Host | None = None) -> Settings:
 
 
 @contextmanager
-def opened_log(settings: Settings, command: str, log_file: str | None) -> Iterator[RunLog]:
-    """The run's log (default ``CACHE/logs``); errors raised inside carry its path."""
+def opened_log(settings: Settings, command: str, log_file: str | None,
+               write_default: bool = True) -> Iterator[RunLog]:
+    """The run's log (default ``CACHE/logs``; none when ``write_default`` is False, as for a
+    dry run that must change nothing); errors raised inside carry its path."""
     logs_dir = Path(settings.layout.logs)
-    path = Path(log_file).resolve() if log_file else RunLog.default_path(logs_dir, command)
+    path: Path | None = Path(log_file).resolve() if log_file \
+        else RunLog.default_path(logs_dir, command)
+    if not log_file and not write_default:
+        path = None
     try:
         log = RunLog(path)
     except OSError:
         log = RunLog(None)
-    if not log_file:
+    if path is not None and not log_file:
         _prune(logs_dir)
     try:
         yield log

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.project import Project
 from tests.standin.fixtures import *  # noqa: F403 - stand-in micromamba, channel, server
+from tests.standin.fixtures import CondaChannel, MicromambaRelease
 
 REPO = Path(__file__).resolve().parents[1]
 IS_WINDOWS = os.name == "nt"
@@ -151,3 +153,14 @@ def mambaboot(request: pytest.FixtureRequest, isolated_home: Path) -> Mambaboot:
 def frozen(isolated_home: Path) -> Mambaboot:
     """The frozen executable only."""
     return Mambaboot("frozen", [str(_require_frozen())], isolated_home)
+
+
+@pytest.fixture
+def project(tmp_path: Path, conda_channel: CondaChannel,
+            micromamba_release: MicromambaRelease) -> Project:
+    """A project whose config points at the loopback channel and release."""
+    proj = Project(tmp_path / "project", conda_channel.url, micromamba_release.url_template,
+                   micromamba_release.version)
+    proj.root.mkdir()
+    proj.write_config()
+    return proj

@@ -43,7 +43,8 @@ class Project:
     def python(self) -> Path:
         return self.prefix / "bin" / "python"
 
-    def write_config(self, extra: str = "", env_extra: str = "", micromamba: str = "") -> None:
+    def write_config(self, extra: str = "", env_extra: str = "", micromamba: str = "",
+                     url: str | None = None) -> None:
         self.config.write_text(f"""
 [env]
 name = "demo"
@@ -54,7 +55,7 @@ envs_dir = "envs"
 
 [micromamba]
 version = "{self.version}"
-url = "{self.url_template}"
+url = "{url or self.url_template}"
 {micromamba}
 
 [cache]

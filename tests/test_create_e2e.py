@@ -25,15 +25,6 @@ PY
 """
 
 
-@pytest.fixture
-def project(tmp_path: Path, conda_channel: Any, micromamba_release: Any) -> Project:
-    proj = Project(tmp_path / "project", conda_channel.url, micromamba_release.url_template,
-                   micromamba_release.version)
-    proj.root.mkdir()
-    proj.write_config()
-    return proj
-
-
 def creates(release: Any) -> list[dict[str, Any]]:
     return [c for c in release.calls() if "create" in c["argv"]]
 

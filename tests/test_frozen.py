@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -13,15 +12,6 @@ from tests.conftest import Mambaboot
 from tests.project import Project
 
 pytestmark = [pytest.mark.frozen, pytest.mark.posix]
-
-
-@pytest.fixture
-def project(tmp_path: Path, conda_channel: Any, micromamba_release: Any) -> Project:
-    proj = Project(tmp_path / "project", conda_channel.url, micromamba_release.url_template,
-                   micromamba_release.version)
-    proj.root.mkdir()
-    proj.write_config()
-    return proj
 
 
 def test_version_runs_with_an_empty_environment(frozen: Mambaboot) -> None:
