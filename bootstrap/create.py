@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bootstrap import checksum, finish, fsutil, locks, preflight, scripts
+from bootstrap import checks, checksum, finish, fsutil, locks, preflight, scripts
 from bootstrap.activation import Activation
 from bootstrap.errors import MicromambaError, RefusedError
 from bootstrap.log import RunLog
@@ -97,6 +97,8 @@ class Pipeline:
     def run(self) -> Summary:
         self.summary.warnings += preflight.check_inherited(self.base_env, self.platform,
                                                            self.o.strict)
+        if self.platform.is_windows:
+            self.summary.warnings += self._windows_warnings()
         for text in self.summary.warnings:
             self.r.warn(text)
         preflight.check_prefix_location(self.s.prefix, self.s.cache_dir, self.s.pkgs_dir)
@@ -105,6 +107,12 @@ class Pipeline:
         timeout = float(self.base_env.get("MAMBABOOT_LOCK_TIMEOUT_S", LOCK_TIMEOUT_S))
         with locks.prefix_lock(Path(self.s.layout.state), self.s.prefix, timeout, self.r.warn):
             return self._run_locked()
+
+    def _windows_warnings(self) -> list[str]:
+        facts = checks.WindowsFacts.read(self.base_env, self.platform)
+        found = checks.windows_preflight(self.s.prefix, self.s.pkgs_dir, self.s.channels,
+                                         self.s.subdir, facts)
+        return [f"{c.detail}. {c.fix}" for c in found if c.status != checks.OK]
 
     def _run_locked(self) -> Summary:
         found = preflight.inspect_prefix(self.s.prefix, self.claims)
