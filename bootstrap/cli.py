@@ -15,10 +15,31 @@ from typing import Any
 from bootstrap import __version__, errors
 from bootstrap.console import NORMAL, QUIET, VERBOSE, Console, ConsoleReporter, default_console
 
-COMMANDS = ("create", "run")
+SUBDIRS = ("linux-64", "linux-aarch64", "linux-ppc64le", "osx-64", "osx-arm64", "win-64")
 EPILOG = """exit codes: 0 success, 1 unexpected error, 2 usage or config error, 3 refused by
 preflight, 4 network or TLS failure, 5 checksum mismatch, 6 micromamba failed, 7 activation
 verification failed, 8 a post-install script failed, 130 interrupted (143 on SIGTERM)."""
+
+
+def _env_options(parser: argparse.ArgumentParser) -> None:
+    """What describes the environment: shared by create and pack."""
+    parser.add_argument("name", nargs="?", help="environment name (default: py)")
+    parser.add_argument("python", nargs="?",
+                        help="Python version, e.g. 3.12 (folder NAME_3_12)")
+    parser.add_argument("--prefix", metavar="DIR", help="explicit environment folder")
+    parser.add_argument("-c", "--channel", action="append", default=[], metavar="CHANNEL",
+                        help="channel (repeatable; default conda-forge)")
+    parser.add_argument("--spec", action="append", default=[], metavar="SPEC",
+                        help="extra package spec (repeatable)")
+    parser.add_argument("-f", "--file", metavar="FILE",
+                        help="environment.yml, conda-lock file or @EXPLICIT list for micromamba")
+    parser.add_argument("--micromamba", metavar="PATH|URL|VERSION",
+                        help="micromamba binary, download URL, or release tag (default: latest)")
+    parser.add_argument("--micromamba-sha256", metavar="HEX", help="pin micromamba's sha256")
+    parser.add_argument("--allow-http", action="store_true",
+                        help="allow plain http for a trusted mirror")
+    parser.add_argument("--ca-bundle", metavar="FILE",
+                        help="PEM file of extra trusted CAs (corporate proxies)")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -53,23 +74,12 @@ def build_parser(run_remainder: bool = True) -> argparse.ArgumentParser:
                             description="Create an environment: download and verify "
                             "micromamba, create, finish, verify activation, run scripts.",
                             epilog=EPILOG)
-    create.add_argument("name", nargs="?", help="environment name (default: py)")
-    create.add_argument("python", nargs="?", help="Python version, e.g. 3.12 (folder NAME_3_12)")
-    create.add_argument("--prefix", metavar="DIR", help="explicit environment folder")
-    create.add_argument("-c", "--channel", action="append", default=[], metavar="CHANNEL",
-                        help="channel (repeatable; default conda-forge)")
-    create.add_argument("--spec", action="append", default=[], metavar="SPEC",
-                        help="extra package spec (repeatable)")
-    create.add_argument("-f", "--file", metavar="FILE",
-                        help="environment.yml, conda-lock file or @EXPLICIT list for micromamba")
-    create.add_argument("--micromamba", metavar="PATH|URL|VERSION",
-                        help="micromamba binary, download URL, or release tag (default: latest)")
-    create.add_argument("--micromamba-sha256", metavar="HEX", help="pin micromamba's sha256")
-    create.add_argument("--allow-http", action="store_true",
-                        help="allow plain http for a trusted mirror")
-    create.add_argument("--ca-bundle", metavar="FILE",
-                        help="PEM file of extra trusted CAs (corporate proxies)")
-    create.add_argument("--offline", action="store_true", help="use no network at all")
+    _env_options(create)
+    create.add_argument("--offline", action="store_true",
+                        help="use no network: install from the bundle next to the config "
+                             "(or from the package cache)")
+    create.add_argument("--copy", action="store_true",
+                        help="copy packages instead of linking (automatic on FAT32/exFAT)")
     create.add_argument("--force", action="store_true",
                         help="rebuild an environment mambaboot made, even if complete")
     create.add_argument("--strict", action="store_true",
@@ -77,6 +87,25 @@ def build_parser(run_remainder: bool = True) -> argparse.ArgumentParser:
     create.add_argument("--no-scripts", action="store_true", help="skip post-install scripts")
     create.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     _common(create)
+
+    pack = sub.add_parser("pack", help="write an offline bundle (USB stick)",
+                          description="Write a self-contained bundle into DIR: this "
+                          "executable, the config and scripts, micromamba and every package "
+                          "the environment needs, with an @EXPLICIT lock and sha256s.",
+                          epilog="example: mambaboot pack --out E:\\ --platform win-64")
+    pack.add_argument("--out", metavar="DIR", required=True,
+                      help="bundle folder (empty, or an earlier bundle to refresh)")
+    pack.add_argument("--platform", metavar="SUBDIR", choices=SUBDIRS,
+                      help="target platform: " + ", ".join(SUBDIRS) + " (default: this one)")
+    _env_options(pack)
+    _common(pack)
+
+    relocate = sub.add_parser("relocate", help="fix an environment that was moved",
+                              description="Rewrite the old location in the text files of an "
+                              "environment that was moved (or whose drive letter changed). "
+                              "Runs automatically before every use; this runs it now.")
+    relocate.add_argument("env", metavar="ENV")
+    _common(relocate)
 
     run = sub.add_parser("run", help="run a command inside an environment",
                          description="Run CMD inside the activated environment ENV (a name "
@@ -125,6 +154,10 @@ def _dispatch(args: argparse.Namespace, console: Console) -> tuple[int, dict[str
     try:
         if args.command == "run":
             return _run(args, console), {"ok": True}
+        if args.command == "pack":
+            return _pack(args, console)
+        if args.command == "relocate":
+            return _relocate(args, console)
         return _create(args, console)
     except errors.BootstrapError as err:
         console.error(err.message, err.hint)
@@ -152,7 +185,8 @@ def _overrides(args: argparse.Namespace) -> Any:
         envs_dir=args.envs_dir, cache_dir=args.cache_dir, channels=tuple(get("channel") or ()),
         specs=tuple(get("spec") or ()), file=get("file"), micromamba=get("micromamba"),
         micromamba_sha256=get("micromamba_sha256"), ca_bundle=get("ca_bundle"),
-        allow_http=bool(get("allow_http")), offline=bool(get("offline")))
+        allow_http=bool(get("allow_http")), offline=bool(get("offline")),
+        always_copy=bool(get("copy")))
 
 
 def _create(args: argparse.Namespace, console: Console) -> tuple[int, dict[str, Any]]:
@@ -178,6 +212,39 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     with commands.opened_log(settings, "run", args.log_file) as log:
         return commands.run_command(settings, args.env, list(args.cmd), log,
                                     ConsoleReporter(console))
+
+
+def _pack(args: argparse.Namespace, console: Console) -> tuple[int, dict[str, Any]]:
+    from bootstrap import commands
+
+    settings = commands.settings_for(_overrides(args))
+    with commands.opened_log(settings, "pack", args.log_file) as log:
+        result = commands.pack(settings, Path(args.out), args.platform,
+                               ConsoleReporter(console), log)
+    for text in result.warnings:
+        console.warn(text)
+    console.say("")
+    console.say(f"Bundle written: {result.out}", "bold", "green")
+    console.say(f"  platform  {result.subdir}")
+    console.say(f"  packages  {result.packages} ({result.bytes / 1e6:.1f} MB)")
+    console.say("Use it: copy the folder (or the stick) to the target machine and run "
+                "mambaboot there; without network it installs from the bundle "
+                "(or say --offline).")
+    return errors.EXIT_OK, {"ok": True, **result.as_json()}
+
+
+def _relocate(args: argparse.Namespace, console: Console) -> tuple[int, dict[str, Any]]:
+    from bootstrap import commands
+
+    settings = commands.settings_for(_overrides(args))
+    report = commands.relocate_env(settings, args.env, ConsoleReporter(console))
+    if report is None:
+        console.say("Nothing to do: the environment is where it was created.")
+        return errors.EXIT_OK, {"ok": True, "relocated": False}
+    for path in report.rewritten + report.binary_patched:
+        console.detail(f"  rewrote {path}")
+    console.say(f"Relocated {report.new} (was {report.old}).", "bold", "green")
+    return errors.EXIT_OK, {"ok": True, "relocated": True, **report.as_json()}
 
 
 def _stdin_tty() -> bool:

@@ -3,13 +3,14 @@ arguments into these calls and their results into text and exit codes."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bootstrap import errors, launch
+from bootstrap import bundle, checks, errors, fsutil, launch, relocate
 from bootstrap.activation import Activation
 from bootstrap.create import Options, Pipeline, Summary
 from bootstrap.log import RunLog
@@ -74,7 +75,47 @@ def _prune(logs_dir: Path) -> None:
 def create(settings: Settings, options: Options, reporter: Reporter, log: RunLog,
            env: Mapping[str, str] | None = None) -> Summary:
     log.line(f"mambaboot create {settings.prefix}")
+    if not options.dry_run:
+        settings = adapt_to_machine(settings, reporter)
     return Pipeline(settings, options, reporter, log, env or os.environ).run()
+
+
+def adapt_to_machine(settings: Settings, reporter: Reporter) -> Settings:
+    """Offline when a bundle is here and the network is not; copies instead of links on
+    file systems without links (FAT32/exFAT sticks)."""
+    if not settings.offline and bundle.find(settings) is not None \
+            and not bundle.network_reachable(settings.channels):
+        reporter.info("No network, and a bundle is here: installing from the bundle (offline).")
+        settings = dataclasses.replace(settings, offline=True)
+    if not settings.always_copy:
+        for label, folder in (("environment", settings.prefix), ("cache", settings.cache_dir)):
+            kind = fsutil.filesystem_type(folder)
+            check = checks.filesystem(label, kind)
+            if check.status != checks.OK:
+                reporter.warn(f"{check.detail} under {folder}. {check.fix}")
+                settings = dataclasses.replace(settings, always_copy=True)
+                break
+    return settings
+
+
+def relocate_env(settings: Settings, env_arg: str, reporter: Reporter) -> relocate.Report | None:
+    """``mambaboot relocate ENV``; also run automatically before every use of ENV."""
+    prefix = find_env(env_arg, settings)
+    report = relocate.ensure(prefix, settings.platform)
+    if report is not None:
+        reporter.warn(f"{prefix} was moved from {report.old}: rewrote "
+                      f"{len(report.rewritten) + len(report.binary_patched)} files.")
+        for path in report.binary_skipped:
+            reporter.warn(f"Binary file {path} still holds the old prefix (the new one is "
+                          "longer); it may not work until the environment is recreated.")
+    return report
+
+
+def pack(settings: Settings, out: Path, subdir: str | None, reporter: Reporter, log: RunLog,
+         env: Mapping[str, str] | None = None) -> bundle.PackResult:
+    log.line(f"mambaboot pack {out}")
+    return bundle.pack(settings, out.resolve(), subdir or settings.subdir, reporter, log,
+                       env or os.environ)
 
 
 def find_env(value: str, settings: Settings) -> Path:
@@ -100,6 +141,7 @@ def run_command(settings: Settings, env_arg: str, command: list[str], log: RunLo
         raise errors.ConfigError("No command given to run.",
                                  hint="Example: mambaboot run py_3_12 -- python --version")
     prefix = find_env(env_arg, settings)
+    relocate_env(settings, str(prefix), reporter)
     act = Activation.load(prefix, settings.platform, env or os.environ)
     for text in act.warnings:
         reporter.warn(text)

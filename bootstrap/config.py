@@ -22,6 +22,7 @@ SCHEMA: dict[str, dict[str, str]] = {
         "file": "str",
         "prefix": "str",
         "envs_dir": "str",
+        "always_copy": "bool",
     },
     "micromamba": {"version": "str", "url": "str", "sha256": "str"},
     "cache": {"dir": "str"},

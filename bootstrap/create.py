@@ -4,15 +4,26 @@ unfinished one, and a complete environment with the same inputs is left alone.""
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bootstrap import checks, checksum, finish, fsutil, locks, preflight, scripts
+from bootstrap import (
+    bundle,
+    checks,
+    checksum,
+    finish,
+    fsutil,
+    locks,
+    preflight,
+    relocate,
+    scripts,
+)
 from bootstrap.activation import Activation
-from bootstrap.errors import MicromambaError, RefusedError
+from bootstrap.errors import ConfigError, MicromambaError, RefusedError
 from bootstrap.log import RunLog
 from bootstrap.micromamba import Micromamba, create_args, micromamba_env, obtain, run_micromamba
 from bootstrap.platform import Platform
@@ -90,6 +101,7 @@ class Pipeline:
         self.base_env = dict(base_env)
         self.platform: Platform = settings.platform
         self.claims = preflight.Claims(Path(settings.layout.state))
+        self.bundle = bundle.find(settings) if settings.offline else None
         self.summary = Summary(settings.prefix, "created")
         self._mm: Micromamba | None = None
 
@@ -102,6 +114,10 @@ class Pipeline:
         for text in self.summary.warnings:
             self.r.warn(text)
         preflight.check_prefix_location(self.s.prefix, self.s.cache_dir, self.s.pkgs_dir)
+        if self.bundle is not None and self.bundle.subdir != self.s.subdir:
+            raise ConfigError(f"The bundle in {self.bundle.root} is for {self.bundle.subdir}; "
+                              f"this machine is {self.s.subdir}.",
+                              hint=f"Pack one with 'mambaboot pack --platform {self.s.subdir}'.")
         if self.o.dry_run:
             return self._plan()
         timeout = float(self.base_env.get("MAMBABOOT_LOCK_TIMEOUT_S", LOCK_TIMEOUT_S))
@@ -115,6 +131,9 @@ class Pipeline:
         return [f"{c.detail}. {c.fix}" for c in found if c.status != checks.OK]
 
     def _run_locked(self) -> Summary:
+        moved = relocate.ensure(self.s.prefix, self.platform)
+        if moved is not None:
+            self.r.warn(f"{self.s.prefix} was moved from {moved.old}; relocated it.")
         found = preflight.inspect_prefix(self.s.prefix, self.claims)
         receipt = self._apply(verdict(found, inputs_of(self.s), self.o.force), found)
         if receipt is not None and receipt.complete:
@@ -195,10 +214,13 @@ class Pipeline:
     def _create(self, _receipt: Receipt | None) -> Receipt:
         mm = self._micromamba()
         env = micromamba_env(self.s, self.base_env)
-        args = create_args(self.s, self.s.root_dir, specs=self._specs())
-        self.claims.add(self.s.prefix)
-        self.r.detail("$ " + describe([str(mm.path), *args]))
-        code, _ = run_micromamba(mm, args, env, self.log, self.r.output)
+        with tempfile.TemporaryDirectory(prefix="mambaboot-") as tmp:
+            explicit = self._bundle_explicit(Path(tmp))
+            args = create_args(self.s, self.s.root_dir, specs=self._specs(),
+                               explicit_file=explicit)
+            self.claims.add(self.s.prefix)
+            self.r.detail("$ " + describe([str(mm.path), *args]))
+            code, _ = run_micromamba(mm, args, env, self.log, self.r.output)
         if code != 0 or not (self.s.prefix / "conda-meta").is_dir():
             raise MicromambaError(
                 f"micromamba could not create {self.s.prefix} (exit code {code}).",
@@ -211,6 +233,17 @@ class Pipeline:
         receipt.save()
         self.claims.release(self.s.prefix)
         return receipt
+
+    def _bundle_explicit(self, tmp: Path) -> Path | None:
+        """Offline from a bundle: verify every package first, then point micromamba at the
+        archives where the bundle is now."""
+        if self.bundle is None:
+            return None
+        self.r.info(f"Checking {len(self.bundle.packages)} bundled packages (sha256)")
+        self.bundle.verify()
+        path = tmp / "bundle-explicit.txt"
+        path.write_text(self.bundle.explicit_text(), encoding="utf-8")
+        return path
 
     def _specs(self) -> tuple[str, ...]:
         return () if _is_explicit(self.s.env_file) else self.s.specs

@@ -66,3 +66,41 @@ def dir_size(path: Path) -> int:
             except OSError:
                 continue
     return total
+
+
+def existing_parent(path: Path) -> Path:
+    """``path`` or its nearest existing parent."""
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            return candidate
+    return Path(path.anchor or ".")
+
+
+def filesystem_type(path: Path) -> str:
+    """The file system type under ``path`` (``ext4``, ``vfat``, ``exFAT``, ``NTFS``), or ""
+    when it cannot be told."""
+    target = existing_parent(path)
+    if sys.platform == "win32":
+        from bootstrap import windows
+
+        return windows.volume_filesystem(target)
+    return _mount_type(target, Path("/proc/self/mounts"))
+
+
+def _mount_type(path: Path, mounts: Path) -> str:
+    """Linux: the longest mount point of /proc/self/mounts that contains ``path``."""
+    try:
+        lines = mounts.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return ""
+    resolved = str(path.resolve())
+    best, kind = "", ""
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        point = fields[1].replace("\\040", " ")
+        inside = resolved == point or resolved.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best):
+            best, kind = point, fields[2]
+    return kind

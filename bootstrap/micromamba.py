@@ -90,16 +90,21 @@ def obtain(settings: Settings, base_env: Mapping[str, str], reporter: Reporter,
             hint=f"Prepare a bundle with 'mambaboot pack' on a machine with network, or put "
                  f"micromamba into {settings.layout.micromamba_dir(request.version)}.",
         )
-    target = Path(settings.layout.micromamba_dir(request.version)) / \
-        settings.platform.micromamba_name()
     try:
-        digest = _download(settings, target, reporter)
+        target, digest = fetch_into_cache(settings, reporter)
     except DownloadError as err:
         if stale is None:
             raise
         reporter.warn(f"Could not refresh the cached micromamba ({err.message}); using it.")
         return _started(stale[0], stale[1], "cache", env, log)
     return _started(target, digest, "download", env, log)
+
+
+def fetch_into_cache(settings: Settings, reporter: Reporter) -> tuple[Path, str]:
+    """Download micromamba for ``settings.subdir`` into ``CACHE/micromamba/<version>/``."""
+    target = Path(settings.layout.micromamba_dir(settings.micromamba.version)) / \
+        settings.platform.micromamba_name()
+    return target, _download(settings, target, reporter)
 
 
 def describe_source(settings: Settings) -> str:
@@ -280,8 +285,9 @@ def run_micromamba(mm: Micromamba, args: list[str], env: dict[str, str], log: Ru
 
 
 def create_args(settings: Settings, root: Path, *, explicit_file: Path | None = None,
-                specs: tuple[str, ...] | None = None) -> list[str]:
-    """``micromamba create`` exactly as DESIGN 3.4 (and contract Appendix B) say."""
+                specs: tuple[str, ...] | None = None, platform: str | None = None) -> list[str]:
+    """``micromamba create`` exactly as DESIGN 3.4 (and contract Appendix B) say;
+    ``platform`` resolves for another subdir (``pack --platform``)."""
     args = ["create", "-y", "-r", str(root), "-p", str(settings.prefix), "--no-rc",
             "--override-channels"]
     for channel in settings.channels:
@@ -291,6 +297,10 @@ def create_args(settings: Settings, root: Path, *, explicit_file: Path | None = 
         args.append("--offline")
     if settings.ca_bundle is not None:
         args += ["--cacert-path", str(settings.ca_bundle)]
+    if settings.always_copy:
+        args.append("--always-copy")
+    if platform is not None:
+        args += ["--platform", platform]
     env_file = explicit_file or settings.env_file
     if env_file is not None:
         args += ["-f", str(env_file)]

@@ -47,6 +47,8 @@ class Receipt:
     created: str = field(default_factory=timestamp)
     mambaboot: str = __version__
     recorded_prefix: str = ""
+    # binary files still holding an older prefix (relative path -> that prefix)
+    binary_pending: dict[str, str] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -89,6 +91,7 @@ class Receipt:
             "micromamba": self.micromamba,
             "stages": self.stages,
             "scripts": self.scripts,
+            "binary_pending": self.binary_pending,
         }
 
     def save(self) -> None:
@@ -113,6 +116,7 @@ class Receipt:
             created=str(data.get("created") or timestamp()),
             mambaboot=str(data.get("mambaboot") or ""),
             recorded_prefix=str(data.get("prefix") or ""),
+            binary_pending=dict(data.get("binary_pending") or {}),
         )
 
 

@@ -44,6 +44,7 @@ class Overrides:
     ca_bundle: str | None = None
     allow_http: bool = False
     offline: bool = False
+    always_copy: bool = False
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,7 @@ class Settings:
     scripts_dir: Path | None
     copy_dirs: tuple[tuple[Path, str], ...] = field(default=())
     app_dir: Path | None = None
+    always_copy: bool = False  # micromamba copies instead of linking (FAT/exFAT, --copy)
 
     @property
     def layout(self) -> paths.CacheLayout:
@@ -174,6 +176,7 @@ def resolve(over: Overrides, host: Host, cfg: config.ConfigFile | None = None) -
         scripts_dir=_scripts_dir(src),
         copy_dirs=_copy_dirs(src),
         app_dir=host.app_dir,
+        always_copy=over.always_copy or bool(cfg and cfg.get("env", "always_copy")),
     )
 
 

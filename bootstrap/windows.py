@@ -170,3 +170,14 @@ def release(proc: subprocess.Popen[bytes]) -> None:
     job = _JOBS.pop(proc.pid, None)
     if job is not None:
         _kernel32().CloseHandle(ctypes.c_void_p(job))
+
+
+def volume_filesystem(path: Path) -> str:
+    """The file system name of the volume holding ``path`` (GetVolumeInformationW)."""
+    kernel32 = _kernel32()
+    root = ctypes.create_unicode_buffer(1024)
+    if not kernel32.GetVolumePathNameW(str(path), root, len(root)):
+        return ""
+    name = ctypes.create_unicode_buffer(64)
+    ok = kernel32.GetVolumeInformationW(root, None, 0, None, None, None, name, len(name))
+    return str(name.value) if ok else ""

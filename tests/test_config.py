@@ -111,7 +111,8 @@ def test_unknown_table_names_table_file_and_line(tmp_path: Path) -> None:
 def test_unknown_key_names_key_table_and_line_and_lists_known_keys(tmp_path: Path) -> None:
     err = load_error(tmp_path, '[env]\nname = "x"\nchanels = ["a"]\n')
     assert err.message == f"{tmp_path / 'mambaboot.toml'}, line 3: unknown key 'chanels' in [env]"
-    assert err.hint == "Known: channels, envs_dir, file, name, prefix, python, specs."
+    assert err.hint == ("Known: always_copy, channels, envs_dir, file, name, prefix, python, "
+                        "specs.")
 
 
 def test_key_outside_any_table_is_reported_with_its_line(tmp_path: Path) -> None:

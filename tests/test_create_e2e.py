@@ -169,3 +169,11 @@ def test_run_executes_inside_the_environment_and_passes_the_exit_code(
     assert "run: ENV" not in missing.err
     assert missing.code == 2
     assert "No conda environment" in missing.err
+
+
+def test_copy_makes_micromamba_copy_instead_of_link(
+        mambaboot: Mambaboot, project: Project, micromamba_release: Any) -> None:
+    result = mambaboot(*project.args("--copy"))
+    assert result.code == 0, result.text
+    (call,) = creates(micromamba_release)
+    assert "--always-copy" in call["argv"]

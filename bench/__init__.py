@@ -1,0 +1,1 @@
+"""mambaboot's benchmark (``make bench``): measured ratios, written to bench/results.md."""

@@ -1,0 +1,329 @@
+"""Offline bundles (DESIGN section 5): ``pack`` writes everything an environment needs onto
+a folder or USB stick; an offline create checks every package against the bundle's sha256
+before micromamba links anything, then installs from ``file://`` URLs pointing at where the
+bundle is now (so another drive letter does not matter)."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import shutil
+import socket
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from bootstrap import __version__, checksum, frozen, fsutil
+from bootstrap.errors import ChecksumError, ConfigError, MicromambaError, RefusedError
+from bootstrap.log import RunLog, timestamp
+from bootstrap.micromamba import (
+    Micromamba,
+    create_args,
+    fetch_into_cache,
+    micromamba_env,
+    obtain,
+    run_micromamba,
+)
+from bootstrap.platform import platform_for_subdir
+from bootstrap.receipt import write_json_atomic
+from bootstrap.report import Reporter
+from bootstrap.settings import Settings
+
+MANIFEST = "bundle.json"
+FORMAT = 1
+PROBE_TIMEOUT_S = 3.0
+
+
+@dataclass(frozen=True)
+class Package:
+    url: str
+    file: str  # archive path relative to the bundle root, with "/" separators
+    sha256: str
+    md5: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Bundle:
+    root: Path
+    subdir: str
+    name: str
+    packages: tuple[Package, ...]
+    micromamba: dict[str, str]
+
+    @classmethod
+    def load(cls, root: Path) -> Bundle | None:
+        """The bundle described by ``root/bundle.json``, or None when there is none."""
+        path = root / MANIFEST
+        if not path.is_file():
+            return None
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            packages = tuple(Package(**p) for p in data["packages"])
+            return cls(root, str(data["subdir"]), str(data["name"]), packages,
+                       dict(data.get("micromamba") or {}))
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise ConfigError(f"The bundle manifest {path} is unreadable: {err}",
+                              hint="Pack the bundle again with 'mambaboot pack'.") from err
+
+    def archive(self, package: Package) -> Path:
+        return self.root.joinpath(*package.file.split("/"))
+
+    def verify(self) -> None:
+        """Every package present, with its recorded size and sha256: else exit 5, before
+        anything is linked (micromamba's own md5 check comes after it made conda-meta)."""
+        for package in self.packages:
+            path = self.archive(package)
+            if not path.is_file():
+                raise ChecksumError(f"The bundle is missing {package.file} ({path}).",
+                                    hint="Copy the whole bundle again, or re-run "
+                                         "'mambaboot pack' on a machine with network.")
+            digest = checksum.sha256_file(path)
+            if digest != package.sha256 or path.stat().st_size != package.size:
+                raise ChecksumError(
+                    f"Bundled package {package.file} was altered: sha256 {digest}, "
+                    f"expected {package.sha256}.",
+                    hint="Nothing was installed. Copy the bundle again from its source, or "
+                         "re-run 'mambaboot pack'.")
+
+    def explicit_text(self) -> str:
+        """An ``@EXPLICIT`` list pointing at the archives where the bundle is now."""
+        lines = [f"# platform: {self.subdir}", "@EXPLICIT"]
+        lines += [f"{self.archive(p).resolve().as_uri()}#{p.md5}" for p in self.packages]
+        return "\n".join(lines) + "\n"
+
+
+def find(settings: Settings) -> Bundle | None:
+    """A bundle beside the config file or the executable."""
+    for folder in dict.fromkeys(f for f in (settings.config_dir, settings.app_dir) if f):
+        found = Bundle.load(folder)
+        if found is not None:
+            return found
+    return None
+
+
+def network_reachable(channels: tuple[str, ...], timeout_s: float = PROBE_TIMEOUT_S) -> bool:
+    """Can the first channel's host be reached at all (a TCP connect, no data)?"""
+    url = channels[0] if channels and "://" in channels[0] else "https://conda.anaconda.org"
+    parts = urlsplit(url)
+    if parts.scheme == "file":
+        return True
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname or "", port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+def parse_explicit(text: str) -> list[tuple[str, str]]:
+    """``(url, md5)`` for each package line of an ``@EXPLICIT`` export."""
+    out = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if "://" not in line or line.startswith("#"):
+            continue
+        url, _, fragment = line.partition("#")
+        out.append((url, fragment if len(fragment) == 32 else ""))
+    return out
+
+
+def locate_archive(pkgs_dir: Path, url: str) -> Path | None:
+    """Where micromamba put ``url`` in its package cache: the 2.x nested layout
+    ``<scheme>/<host>[_<port>]/<channel path>/<subdir>/<file>`` (contract Appendix D), the
+    flat 1.x layout ``<file>``, or anywhere below as a last resort."""
+    parts = urlsplit(url)
+    name = unquote(parts.path.rsplit("/", 1)[-1])
+    host = (parts.hostname or "") + (f"_{parts.port}" if parts.port else "")
+    candidates = [pkgs_dir.joinpath(parts.scheme, host, *unquote(parts.path).strip("/").split("/")),
+                  pkgs_dir / name]
+    for path in candidates:
+        if path.is_file():
+            return path
+    return next((p for p in pkgs_dir.rglob(name) if p.is_file()), None)
+
+
+@dataclass
+class PackResult:
+    out: Path
+    subdir: str
+    packages: int
+    bytes: int
+    executable: Path | None
+    warnings: list[str]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"out": str(self.out), "subdir": self.subdir, "packages": self.packages,
+                "bytes": self.bytes, "executable": str(self.executable or ""),
+                "warnings": self.warnings}
+
+
+def check_out_dir(out: Path) -> None:
+    """Pack only into an empty folder or over an earlier bundle, never over other files."""
+    if out.exists() and not out.is_dir():
+        raise RefusedError(f"{out} exists and is not a folder.", hint="Choose another --out.")
+    if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).is_file():
+        raise RefusedError(f"{out} is not empty and holds no mambaboot bundle.",
+                           hint="Pack into an empty folder (or an earlier bundle to refresh "
+                                "it); mambaboot never overwrites other files.")
+
+
+def pack(settings: Settings, out: Path, subdir: str, reporter: Reporter, log: RunLog,
+         base_env: Mapping[str, str]) -> PackResult:
+    """Write a self-contained bundle for ``subdir`` into ``out``."""
+    check_out_dir(out)
+    cache = out / "CACHE"
+    bundle_settings = dataclasses.replace(settings, cache_dir=cache, pkgs_dir=cache / "pkgs")
+    reporter.stage("micromamba")
+    host_mm = obtain(settings, base_env, reporter, log)
+    target_mm = _bundle_micromamba(settings, bundle_settings, host_mm, subdir, reporter, log,
+                                   base_env)
+    reporter.stage("packages", f"solving and downloading for {subdir}")
+    lines = _download_packages(bundle_settings, host_mm, subdir, reporter, log, base_env)
+    packages = [_package(out, bundle_settings.pkgs_dir, url, md5) for url, md5 in lines]
+    reporter.stage("bundle", str(out))
+    result = PackResult(out, subdir, len(packages), sum(p.size for p in packages), None, [])
+    _copy_inputs(settings, out, result)
+    _write_lock(out, settings, subdir, packages)
+    (out / "mambaboot.toml").write_text(bundle_config(settings, target_mm, subdir),
+                                        encoding="utf-8")
+    write_json_atomic(out / MANIFEST, {
+        "format": FORMAT, "created": timestamp(), "mambaboot": __version__, "subdir": subdir,
+        "name": settings.prefix.name, "micromamba": target_mm,
+        "packages": [dataclasses.asdict(p) for p in packages]})
+    return result
+
+
+def _bundle_micromamba(settings: Settings, bundle_settings: Settings, host_mm: Micromamba,
+                       subdir: str, reporter: Reporter, log: RunLog,
+                       base_env: Mapping[str, str]) -> dict[str, str]:
+    """micromamba for the target platform, in the bundle's cache with its sha256."""
+    if subdir == settings.subdir:
+        target = Path(bundle_settings.layout.micromamba_dir(settings.micromamba.version)) / \
+            host_mm.path.name
+        if host_mm.path.resolve() != target.resolve():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(host_mm.path, target)
+        target.with_name("micromamba.sha256").write_text(host_mm.sha256, encoding="ascii")
+        return {"version": settings.micromamba.version, "sha256": host_mm.sha256,
+                "file": target.relative_to(bundle_settings.cache_dir.parent).as_posix()}
+    other = dataclasses.replace(bundle_settings, subdir=subdir,
+                                platform=platform_for_subdir(subdir), offline=False)
+    reporter.info(f"fetching micromamba for {subdir}")
+    path, digest = fetch_into_cache(other, reporter)
+    return {"version": settings.micromamba.version, "sha256": digest,
+            "file": path.relative_to(bundle_settings.cache_dir.parent).as_posix()}
+
+
+def _download_packages(settings: Settings, mm: Micromamba, subdir: str, reporter: Reporter,
+                       log: RunLog, base_env: Mapping[str, str]) -> list[tuple[str, str]]:
+    """Create a throw-away environment (for ``subdir``) with the bundle's cache as package
+    cache, export its ``@EXPLICIT`` list, then remove it (DESIGN 5, contract Appendix D)."""
+    staging_root = settings.cache_dir / "root"
+    staging_root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix="pack-", dir=staging_root)) / "env"
+    staged = dataclasses.replace(settings, prefix=staging)
+    env = micromamba_env(staged, base_env)
+    try:
+        args = create_args(staged, staged.root_dir,
+                           platform=subdir if subdir != settings.subdir else None)
+        code, _ = run_micromamba(mm, args, env, log, reporter.output)
+        if code != 0:
+            raise MicromambaError(f"micromamba could not resolve the environment for {subdir} "
+                                  f"(exit code {code}).",
+                                  hint="Its messages are above and in the log; check the "
+                                       "specs and that the channels offer that platform.")
+        code, out = run_micromamba(
+            mm, ["env", "export", "--explicit", "--md5", "-r", str(staged.root_dir), "-p",
+                 str(staging)], env, log, None, capture=True)
+        if code != 0:
+            raise MicromambaError(f"micromamba could not export the package list (exit {code}).")
+    finally:
+        fsutil.remove_tree(staging.parent)
+    return parse_explicit(out.decode("utf-8", "replace"))
+
+
+def _package(out: Path, pkgs_dir: Path, url: str, md5: str) -> Package:
+    path = locate_archive(pkgs_dir, url)
+    if path is None:
+        raise MicromambaError(f"micromamba reported {url} but its archive is not in {pkgs_dir}.",
+                              hint="Run pack again; if it persists, report it with the log.")
+    data_md5 = hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
+    return Package(url, path.relative_to(out).as_posix(), checksum.sha256_file(path),
+                   md5 or data_md5, path.stat().st_size)
+
+
+def _write_lock(out: Path, settings: Settings, subdir: str, packages: list[Package]) -> None:
+    lines = ["# Written by mambaboot pack: the packages of this bundle, with their sha256.",
+             f"# platform: {subdir}", "@EXPLICIT",
+             *(f"{p.url}#sha256:{p.sha256}" for p in packages)]
+    lock = out / "CACHE" / "locks" / f"{settings.prefix.name}-{subdir}.txt"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    lock.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _copy_inputs(settings: Settings, out: Path, result: PackResult) -> None:
+    """The executable itself, the scripts, the environment file and template folders."""
+    exe = frozen.executable()
+    if exe is None:
+        result.warnings.append("Running from source: no mambaboot executable was copied; put "
+                               "mambaboot(.exe) for the target machine into the bundle.")
+    else:
+        if platform_for_subdir(result.subdir) != settings.platform or \
+                result.subdir != settings.subdir:
+            result.warnings.append(f"The copied executable is for {settings.subdir}; put the "
+                                   f"{result.subdir} build of mambaboot next to it.")
+        result.executable = out / exe.name
+        if exe.resolve() != result.executable.resolve():
+            shutil.copy2(exe, result.executable)
+    if settings.scripts_dir is not None:
+        _copy_tree(settings.scripts_dir, out / "scripts")
+    if settings.env_file is not None:
+        shutil.copy2(settings.env_file, out / settings.env_file.name)
+    for source, _dest in settings.copy_dirs:
+        if source.is_dir():
+            _copy_tree(source, out / source.name)
+
+
+def _copy_tree(source: Path, target: Path) -> None:
+    if source.resolve() == target.resolve():
+        return
+    if target.exists():
+        fsutil.remove_tree(target)  # a folder of an earlier bundle, written by pack
+    shutil.copytree(source, target, symlinks=True)
+
+
+def _toml_str(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def bundle_config(settings: Settings, mm: dict[str, str], subdir: str) -> str:
+    """The bundle's own ``mambaboot.toml``: the same environment, the bundle's CACHE, the
+    micromamba in it pinned by sha256."""
+    specs = [s for s in settings.specs if s.split("=")[0].split(" ")[0] != "python"]
+    lines = [f"# Written by 'mambaboot pack' on {timestamp()} for {subdir}.",
+             "# The packages in CACHE match these settings; pack again after changing them.",
+             "", "[env]", f"name = {_toml_str(settings.name)}"]
+    if settings.python:
+        lines.append(f"python = {_toml_str(settings.python)}")
+    lines += [f"specs = [{', '.join(_toml_str(s) for s in specs)}]",
+              f"channels = [{', '.join(_toml_str(c) for c in settings.channels)}]"]
+    if settings.env_file is not None:
+        lines.append(f"file = {_toml_str(settings.env_file.name)}")
+    if settings.always_copy:
+        lines.append("always_copy = true")
+    lines += ["", "[micromamba]", f"version = {_toml_str(mm['version'])}",
+              f"sha256 = {_toml_str(mm['sha256'])}"]
+    if settings.micromamba.url_template:
+        lines.append(f"url = {_toml_str(settings.micromamba.url_template)}")
+    lines += ["", "[cache]", 'dir = "CACHE"', "", "[scripts]", 'dir = "scripts"']
+    if settings.allow_http:
+        lines += ["", "[network]", "allow_http = true"]
+    copies = [(s, d) for s, d in settings.copy_dirs if s.is_dir()]
+    if copies:
+        lines += ["", "[copy]", *(f"{_toml_str(s.name)} = {_toml_str(d)}" for s, d in copies)]
+    return "\n".join(lines) + "\n"
