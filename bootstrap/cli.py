@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import json
 import os
 import sys
-import traceback
-from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
 from bootstrap import __version__, errors
-from bootstrap.console import NORMAL, QUIET, VERBOSE, Console, ConsoleReporter, default_console
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing alone costs ~10 ms
+if TYPE_CHECKING:  # the rest loads when a command runs: --version and --help stay fast
+    import argparse
+    from collections.abc import Sequence
+    from typing import Any
+
+    from bootstrap.console import Console
 
 SUBDIRS = ("linux-64", "linux-aarch64", "linux-ppc64le", "osx-64", "osx-arm64", "win-64")
 EPILOG = """exit codes: 0 success, 1 unexpected error, 2 usage or config error, 3 refused by
@@ -62,6 +62,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
 def build_parser(run_remainder: bool = True) -> argparse.ArgumentParser:
     """The parser; without ``run_remainder`` the ``run`` command takes no CMD (the caller
     split it off at ``--``), so options may also follow ENV."""
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="mambaboot", epilog=EPILOG,
         description="Create a self-contained conda environment (Python, conda, mamba) with "
@@ -100,6 +102,32 @@ def build_parser(run_remainder: bool = True) -> argparse.ArgumentParser:
     _env_options(pack)
     _common(pack)
 
+    shell = sub.add_parser("shell", help="open a shell inside an environment",
+                           description="Open a new interactive shell with ENV activated "
+                           "(cmd.exe on Windows, your $SHELL elsewhere, without its rc files). "
+                           "Nothing persists after it exits.")
+    shell.add_argument("env", metavar="ENV")
+    _common(shell)
+
+    doctor = sub.add_parser("doctor", help="check this machine (and an environment)",
+                            description="Check everything mambaboot depends on, each with "
+                            "ok/warn/fail and the fix. Exit 0 when nothing fails, 3 otherwise.")
+    doctor.add_argument("env", metavar="ENV", nargs="?")
+    doctor.add_argument("--offline", action="store_true", help="skip the network checks")
+    _common(doctor)
+
+    listing = sub.add_parser("list", help="list environments under the envs folder",
+                             description="Environments under the envs folder: name, Python "
+                             "version, state from mambaboot's receipt, size.")
+    _common(listing)
+
+    remove = sub.add_parser("remove", help="remove an environment mambaboot made",
+                            description="Remove ENV, only when mambaboot created it (its "
+                            "receipt is there); asks first unless --yes. Anything else is "
+                            "refused (exit 3).")
+    remove.add_argument("env", metavar="ENV")
+    _common(remove)
+
     relocate = sub.add_parser("relocate", help="fix an environment that was moved",
                               description="Rewrite the old location in the text files of an "
                               "environment that was moved (or whose drive letter changed). "
@@ -134,15 +162,21 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run mambaboot; returns the process exit code (see EPILOG)."""
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if arguments == ["--version"]:
+        print(f"mambaboot {__version__}")
+        return errors.EXIT_OK
     try:
-        args = parse(sys.argv[1:] if argv is None else argv)
+        args = parse(arguments)
     except SystemExit as exit_:
         return int(exit_.code or 0) if not isinstance(exit_.code, str) else errors.EXIT_USAGE
+    from bootstrap.console import NORMAL, QUIET, VERBOSE, default_console
+
     verbosity = QUIET if args.quiet else VERBOSE if args.verbose else NORMAL
     console = default_console(verbosity, args.no_color, os.environ)
     code, payload = _dispatch(args, console)
     if args.json_file:
-        _write_json(Path(args.json_file), {"exit_code": code, **payload}, console)
+        _write_json(args.json_file, {"exit_code": code, **payload}, console)
     _maybe_pause(args, console)
     return code
 
@@ -151,14 +185,10 @@ def _dispatch(args: argparse.Namespace, console: Console) -> tuple[int, dict[str
     from bootstrap.process import install_signal_handlers
 
     install_signal_handlers()
+    handlers = {"create": _create, "run": _run, "pack": _pack, "relocate": _relocate,
+                "shell": _shell, "doctor": _doctor, "list": _list, "remove": _remove}
     try:
-        if args.command == "run":
-            return _run(args, console), {"ok": True}
-        if args.command == "pack":
-            return _pack(args, console)
-        if args.command == "relocate":
-            return _relocate(args, console)
-        return _create(args, console)
+        return handlers[args.command or "create"](args, console)
     except errors.BootstrapError as err:
         console.error(err.message, err.hint)
         _log_hint(console, getattr(err, "log_path", None))
@@ -167,7 +197,9 @@ def _dispatch(args: argparse.Namespace, console: Console) -> tuple[int, dict[str
         console.error("Interrupted.", "Run the same command again to resume where it stopped.")
         return errors.EXIT_INTERRUPTED, {"ok": False, "error": "interrupted"}
     except Exception as err:  # noqa: BLE001 - the last line of defence
-        if console.verbosity >= VERBOSE:
+        if console.verbosity >= 2:
+            import traceback
+
             traceback.print_exc()
         console.error(f"Unexpected error: {type(err).__name__}: {err}",
                       "Run again with -v for the traceback, and report it with the log.")
@@ -196,40 +228,32 @@ def _create(args: argparse.Namespace, console: Console) -> tuple[int, dict[str, 
     settings = commands.settings_for(_overrides(args))
     options = Options(force=args.force, strict=args.strict, no_scripts=args.no_scripts,
                       dry_run=args.dry_run, unattended=args.yes or not _stdin_tty())
-    reporter = ConsoleReporter(console)
     with commands.opened_log(settings, "create", args.log_file,
                              write_default=not args.dry_run) as log:
-        summary = commands.create(settings, options, reporter, log)
-        _print_summary(console, summary, settings, log.path)
+        summary = commands.create(settings, options, console.reporter(), log)
+        console.summary(summary, settings, log.path)
     return errors.EXIT_OK, {"ok": True, **summary.as_json(),
                             "log": str(log.path) if log.path else None}
 
 
-def _run(args: argparse.Namespace, console: Console) -> int:
+def _run(args: argparse.Namespace, console: Console) -> tuple[int, dict[str, Any]]:
     from bootstrap import commands
 
     settings = commands.settings_for(_overrides(args))
     with commands.opened_log(settings, "run", args.log_file) as log:
-        return commands.run_command(settings, args.env, list(args.cmd), log,
-                                    ConsoleReporter(console))
+        code = commands.run_command(settings, args.env, list(args.cmd), log, console.reporter())
+    return code, {"ok": code == 0, "command_exit_code": code}
 
 
 def _pack(args: argparse.Namespace, console: Console) -> tuple[int, dict[str, Any]]:
+    from pathlib import Path
+
     from bootstrap import commands
 
     settings = commands.settings_for(_overrides(args))
     with commands.opened_log(settings, "pack", args.log_file) as log:
-        result = commands.pack(settings, Path(args.out), args.platform,
-                               ConsoleReporter(console), log)
-    for text in result.warnings:
-        console.warn(text)
-    console.say("")
-    console.say(f"Bundle written: {result.out}", "bold", "green")
-    console.say(f"  platform  {result.subdir}")
-    console.say(f"  packages  {result.packages} ({result.bytes / 1e6:.1f} MB)")
-    console.say("Use it: copy the folder (or the stick) to the target machine and run "
-                "mambaboot there; without network it installs from the bundle "
-                "(or say --offline).")
+        result = commands.pack(settings, Path(args.out), args.platform, console.reporter(), log)
+    console.pack_result(result)
     return errors.EXIT_OK, {"ok": True, **result.as_json()}
 
 
@@ -237,14 +261,59 @@ def _relocate(args: argparse.Namespace, console: Console) -> tuple[int, dict[str
     from bootstrap import commands
 
     settings = commands.settings_for(_overrides(args))
-    report = commands.relocate_env(settings, args.env, ConsoleReporter(console))
+    report = commands.relocate_env(settings, args.env, console.reporter())
+    console.relocation(report)
     if report is None:
-        console.say("Nothing to do: the environment is where it was created.")
         return errors.EXIT_OK, {"ok": True, "relocated": False}
-    for path in report.rewritten + report.binary_patched:
-        console.detail(f"  rewrote {path}")
-    console.say(f"Relocated {report.new} (was {report.old}).", "bold", "green")
     return errors.EXIT_OK, {"ok": True, "relocated": True, **report.as_json()}
+
+
+def _shell(args: argparse.Namespace, console: Console) -> tuple[int, dict[str, Any]]:
+    from bootstrap import commands
+
+    settings = commands.settings_for(_overrides(args))
+    with commands.opened_log(settings, "shell", args.log_file) as log:
+        code = commands.shell(settings, args.env, log, console.reporter())
+    return code, {"ok": code == 0, "shell_exit_code": code}
+
+
+def _doctor(args: argparse.Namespace, console: Console) -> tuple[int, dict[str, Any]]:
+    from bootstrap import commands
+
+    settings = commands.settings_for(_overrides(args))
+    with commands.opened_log(settings, "doctor", args.log_file) as log:
+        found = commands.doctor(settings, args.env, log)
+    failed = console.checks(found)
+    code = errors.EXIT_REFUSED if failed else errors.EXIT_OK
+    return code, {"ok": not failed, "checks": [c.as_json() for c in found]}
+
+
+def _list(args: argparse.Namespace, console: Console) -> tuple[int, dict[str, Any]]:
+    from bootstrap import commands
+
+    settings = commands.settings_for(_overrides(args))
+    found = commands.list_envs(settings)
+    console.environments(found, settings.envs_dir)
+    return errors.EXIT_OK, {"ok": True, "envs_dir": str(settings.envs_dir),
+                            "environments": [e.as_json() for e in found]}
+
+
+def _remove(args: argparse.Namespace, console: Console) -> tuple[int, dict[str, Any]]:
+    from bootstrap import commands, envs
+
+    settings = commands.settings_for(_overrides(args))
+    info = commands.removable(settings, args.env)
+    if not args.yes:
+        if not _stdin_tty():
+            raise errors.ConfigError(f"Not removing {info.prefix} without confirmation.",
+                                     hint="Add --yes to remove it without asking.")
+        answer = input(f"Remove {info.prefix} ({envs.size_text(info.size)})? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            console.say("Nothing removed.")
+            return errors.EXIT_OK, {"ok": True, "removed": False}
+    commands.remove(settings, info)
+    console.say(f"Removed {info.prefix}.", "bold", "green")
+    return errors.EXIT_OK, {"ok": True, "removed": True, "prefix": str(info.prefix)}
 
 
 def _stdin_tty() -> bool:
@@ -253,47 +322,16 @@ def _stdin_tty() -> bool:
     return is_tty(sys.stdin)
 
 
-def _print_summary(console: Console, summary: Any, settings: Any, log_path: Path | None) -> None:
-    """The last words of a create: what happened, where, and how to use it."""
-    prefix = summary.prefix
-    if summary.outcome == "planned":
-        console.say("Plan (dry run, nothing was changed):", "bold")
-        for key, value in summary.plan.items():
-            shown = ", ".join(value) if isinstance(value, list) else value
-            console.say(f"  {key:13} {shown if shown not in (None, '') else '-'}")
-        return
-    headline = {"unchanged": "Nothing to do: the environment is complete.",
-                "resumed": "Environment finished (resumed).",
-                "rebuilt": "Environment rebuilt.",
-                "created": "Environment created."}[summary.outcome]
-    console.say("")
-    console.say(headline, "bold", "green")
-    console.say(f"  location  {prefix}")
-    if summary.python:
-        console.say(f"  python    {summary.python}")
-    if summary.stages:
-        timing = ", ".join(f"{s['stage']} {s['seconds']:.1f} s" for s in summary.stages)
-        console.say(f"  stages    {timing}")
-    if summary.scripts_run:
-        console.say(f"  scripts   {', '.join(summary.scripts_run)}")
-    env_ref = prefix.name if prefix.parent == settings.envs_dir else str(prefix)
-    console.say("Use it:", "bold")
-    if settings.platform.is_windows:
-        console.say(f"  cmd.exe:     call \"{prefix / 'activate.bat'}\"")
-        console.say(f"  PowerShell:  . \"{prefix / 'activate.ps1'}\"")
-    else:
-        console.say(f"  bash/zsh:    . \"{prefix / 'activate.sh'}\"")
-    console.say(f"  one command: mambaboot run {env_ref} -- python --version")
-    if log_path:
-        console.detail(f"  log: {log_path}")
-
-
 def _log_hint(console: Console, path: object) -> None:
     if path:
         console.error(f"The log is {path}")
 
 
-def _write_json(path: Path, data: dict[str, Any], console: Console) -> None:
+def _write_json(file: str, data: dict[str, Any], console: Console) -> None:
+    import json
+    from pathlib import Path
+
+    path = Path(file)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
@@ -314,5 +352,7 @@ def _maybe_pause(args: argparse.Namespace, console: Console) -> None:
                                 console_processes=windows.console_process_count(),
                                 stdin_tty=console_mod.is_tty(sys.stdin),
                                 no_pause=args.no_pause, yes=args.yes, env=os.environ):
-        with contextlib.suppress(EOFError, KeyboardInterrupt):
+        try:
             input("Press Enter to close this window...")
+        except (EOFError, KeyboardInterrupt):
+            return

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bootstrap import bundle, checks, errors, fsutil, launch, relocate
+from bootstrap import bundle, checks, envs, errors, fsutil, launch, preflight, relocate
 from bootstrap.activation import Activation
 from bootstrap.create import Options, Pipeline, Summary
 from bootstrap.log import RunLog
@@ -148,3 +148,41 @@ def run_command(settings: Settings, env_arg: str, command: list[str], log: RunLo
     plan = launch.launcher_for(settings.platform).plan_command(act.scripts, command)
     done = launch.execute(act, plan, settings.platform, log=log, interactive=True)
     return done.returncode
+
+
+def shell(settings: Settings, env_arg: str, log: RunLog, reporter: Reporter,
+          env: Mapping[str, str] | None = None) -> int:
+    """A new interactive shell with ENV activated; nothing persists after it exits."""
+    base = env or os.environ
+    prefix = find_env(env_arg, settings)
+    relocate_env(settings, str(prefix), reporter)
+    act = Activation.load(prefix, settings.platform, base)
+    name = act.env.get("CONDA_DEFAULT_ENV", prefix.name)
+    user_shell = base.get("SHELL") or "/bin/bash"
+    comspec = base.get("COMSPEC") or base.get("ComSpec") or "cmd.exe"
+    plan = launch.launcher_for(settings.platform).plan_shell(
+        act.scripts, comspec if settings.platform.is_windows else user_shell, name)
+    reporter.info(f"New shell in {prefix}; type 'exit' to leave it.")
+    return launch.execute(act, plan, settings.platform, log=log, interactive=True).returncode
+
+
+def doctor(settings: Settings, env_arg: str | None, log: RunLog,
+           env: Mapping[str, str] | None = None) -> list[checks.Check]:
+    from bootstrap import doctor as doctor_mod
+
+    prefix = find_env(env_arg, settings) if env_arg else None
+    return doctor_mod.run_checks(settings, env or os.environ, prefix, log, settings.offline)
+
+
+def list_envs(settings: Settings) -> list[envs.EnvInfo]:
+    return envs.list_envs(settings.envs_dir)
+
+
+def removable(settings: Settings, env_arg: str) -> envs.EnvInfo:
+    """What ``remove`` would delete, after checking mambaboot made it (else exit 3)."""
+    prefix = find_env(env_arg, settings)
+    return envs.check_removable(prefix, preflight.Claims(Path(settings.layout.state)))
+
+
+def remove(settings: Settings, info: envs.EnvInfo) -> None:
+    envs.remove(info.prefix, preflight.Claims(Path(settings.layout.state)))

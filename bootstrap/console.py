@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TextIO
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TextIO
 
-from bootstrap.report import ProgressFn
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from bootstrap.checks import Check
+    from bootstrap.envs import EnvInfo
+    from bootstrap.relocate import Report
+
+ProgressFn = Callable[[int, "int | None"], None]
 
 QUIET, NORMAL, VERBOSE = 0, 1, 2
 _STYLES = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "cyan": "36"}
@@ -71,14 +77,16 @@ def progress_line(what: str, done: int, total: int | None, seconds: float) -> st
     return "  ".join(parts)
 
 
-@dataclass
 class Console:
-    """Where text goes, how much of it, and whether it is coloured."""
+    """Where text goes, how much of it, and whether it is coloured; and how each
+    command's result reads."""
 
-    out: TextIO
-    err: TextIO
-    verbosity: int = NORMAL
-    color: bool = False
+    def __init__(self, out: TextIO, err: TextIO, verbosity: int = NORMAL,
+                 color: bool = False) -> None:
+        self.out, self.err, self.verbosity, self.color = out, err, verbosity, color
+
+    def reporter(self) -> ConsoleReporter:
+        return ConsoleReporter(self)
 
     def style(self, text: str, *names: str) -> str:
         if not self.color or not names:
@@ -113,6 +121,91 @@ class Console:
             buffer.flush()
         else:
             self.out.write(data.decode("utf-8", "replace"))
+
+
+    # -- results of commands -----------------------------------------------------------
+    def summary(self, summary: Any, settings: Any, log_path: Path | None) -> None:
+        """The last words of a create: what happened, where, and how to use it."""
+        if summary.outcome == "planned":
+            self.say("Plan (dry run, nothing was changed):", "bold")
+            for key, value in summary.plan.items():
+                shown = ", ".join(value) if isinstance(value, list) else value
+                self.say(f"  {key:13} {shown if shown not in (None, '') else '-'}")
+            return
+        headline = {"unchanged": "Nothing to do: the environment is complete.",
+                    "resumed": "Environment finished (resumed).",
+                    "rebuilt": "Environment rebuilt.",
+                    "created": "Environment created."}[summary.outcome]
+        prefix = summary.prefix
+        self.say("")
+        self.say(headline, "bold", "green")
+        self.say(f"  location  {prefix}")
+        if summary.python:
+            self.say(f"  python    {summary.python}")
+        if summary.stages:
+            timing = ", ".join(f"{s['stage']} {s['seconds']:.1f} s" for s in summary.stages)
+            self.say(f"  stages    {timing}")
+        if summary.scripts_run:
+            self.say(f"  scripts   {', '.join(summary.scripts_run)}")
+        self.usage(prefix, settings)
+        if log_path:
+            self.detail(f"  log: {log_path}")
+
+    def usage(self, prefix: Path, settings: Any) -> None:
+        env_ref = prefix.name if prefix.parent == settings.envs_dir else str(prefix)
+        self.say("Use it:", "bold")
+        if settings.platform.is_windows:
+            self.say(f'  cmd.exe:     call "{prefix / "activate.bat"}"')
+            self.say(f'  PowerShell:  . "{prefix / "activate.ps1"}"')
+        else:
+            self.say(f'  bash/zsh:    . "{prefix / "activate.sh"}"')
+        self.say(f"  a shell:     mambaboot shell {env_ref}")
+        self.say(f"  one command: mambaboot run {env_ref} -- python --version")
+
+    def pack_result(self, result: Any) -> None:
+        for text in result.warnings:
+            self.warn(text)
+        self.say("")
+        self.say(f"Bundle written: {result.out}", "bold", "green")
+        self.say(f"  platform  {result.subdir}")
+        self.say(f"  packages  {result.packages} ({result.bytes / 1e6:.1f} MB)")
+        self.say("Use it: copy the folder (or the stick) to the target machine and run "
+                 "mambaboot there; without network it installs from the bundle (or say "
+                 "--offline). See docs/usb.md.")
+
+    def relocation(self, report: Report | None) -> None:
+        if report is None:
+            self.say("Nothing to do: the environment is where it was created.")
+            return
+        for path in report.rewritten + report.binary_patched:
+            self.detail(f"  rewrote {path}")
+        self.say(f"Relocated {report.new} (was {report.old}).", "bold", "green")
+
+    def checks(self, found: list[Check]) -> bool:
+        """Print doctor's checks; True when one failed."""
+        marks = {"ok": ("ok  ", "green"), "warn": ("warn", "yellow"), "fail": ("FAIL", "red")}
+        for check in found:
+            mark, color = marks[check.status]
+            self.say(f"[{self.style(mark, color, 'bold')}] {check.name}: {check.detail}")
+            if check.fix and check.status != "ok":
+                self.say(f"       fix: {check.fix}")
+        failed = sum(c.status == "fail" for c in found)
+        warned = sum(c.status == "warn" for c in found)
+        self.say(f"{failed} failed, {warned} warnings, {len(found) - failed - warned} ok",
+                 "bold", "red" if failed else "green")
+        return failed > 0
+
+    def environments(self, found: list[EnvInfo], envs_dir: Path) -> None:
+        if not found:
+            self.say(f"No environments under {envs_dir}.")
+            return
+        width = max(len(e.name) for e in found)
+        self.say(f"{'NAME'.ljust(width)}  PYTHON   SIZE       STATE", "bold")
+        for info in found:
+            size = f"{info.size / 1e6:.1f} MB"
+            self.say(f"{info.name.ljust(width)}  {info.python.ljust(7)}  {size.rjust(9)}  "
+                     f"{info.state}")
+        self.say(f"({envs_dir})", "dim")
 
 
 class ConsoleReporter:

@@ -84,6 +84,15 @@ def fetch_text(url: str, opts: NetOptions, limit: int = 4096) -> str:
     return bytes(data).decode("utf-8", "replace")
 
 
+def probe(url: str, opts: NetOptions) -> int:
+    """Fetch the first bytes of ``url`` (proxy, TLS and HTTP all exercised); returns the
+    status code, or raises DownloadError like a download would."""
+    with _session(opts) as session:
+        response: requests.Response = _attempts(lambda: _get(session, url, opts, {}), url, opts)
+        response.close()
+    return int(response.status_code)
+
+
 def download(url: str, dest: Path, opts: NetOptions, *, expected_sha256: str | None,
              what: str, progress: Progress | None = None) -> str:
     """Fetch ``url`` to ``dest``: a temporary file beside it, sha256 streamed, verified,

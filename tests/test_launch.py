@@ -271,9 +271,24 @@ def test_posix_script_argv(name: str, argv: list[str]) -> None:
     assert list(plan.argv_after_wrapper) == argv
 
 
-def test_posix_shell_argv() -> None:
-    assert POS.shell_argv("/bin/bash") == ["/bin/bash", "--noprofile", "--norc", "-i"]
-    assert POS.shell_argv("/bin/zsh") == ["/bin/zsh"]
+def test_posix_shell_plan_skips_rc_files_and_exports_the_prompt() -> None:
+    bash = POS.plan_shell([], "/bin/bash", "py_3_12")
+    assert list(bash.argv_after_wrapper) == ["/bin/bash", "--noprofile", "--norc", "-i"]
+    assert "export PS1='(py_3_12) \\w \\$ '" in bash.wrapper.decode()
+    zsh = POS.plan_shell([], "/usr/bin/zsh", "x")
+    assert list(zsh.argv_after_wrapper) == ["/usr/bin/zsh", "-f", "-i"]
+    assert list(POS.plan_shell([], "/bin/dash", "x").argv_after_wrapper) == ["/bin/dash", "-i"]
+
+
+def test_windows_shell_plan_keeps_cmd_open_with_the_prompt() -> None:
+    plan = WIN.plan_shell([PureWindowsPath(r"C:\e\etc\conda\activate.d\a.bat")], "cmd.exe",
+                          "py")
+    text = plan.wrapper.decode("ascii")
+    assert plan.keep_open
+    assert "SETLOCAL" not in text, "changes must survive the batch file in cmd /K"
+    assert text.endswith("PROMPT %CONDA_PROMPT_MODIFIER%$P$G\r\n")
+    assert WIN.command_line("cmd.exe", PureWindowsPath(r"C:\t\w.bat"), keep_open=True) == \
+        '"cmd.exe" /D /E:ON /V:OFF /S /K ""C:\\t\\w.bat""'
 
 
 ECHO_ARGS = ("import json, os, sys; "

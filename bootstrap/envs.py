@@ -1,0 +1,82 @@
+"""Environments under the envs root: what they are (list) and removing the ones mambaboot
+made (remove). Removal never touches a folder without mambaboot's receipt or claim."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from bootstrap import fsutil, preflight
+from bootstrap.errors import RefusedError
+from bootstrap.receipt import Receipt
+
+_PYTHON_RECORD = re.compile(r"^python-(\d+\.\d+(?:\.\d+)?)-")
+
+
+@dataclass(frozen=True)
+class EnvInfo:
+    name: str
+    prefix: Path
+    python: str
+    state: str  # complete, incomplete (stage), moved, not made by mambaboot
+    size: int
+
+    def as_json(self) -> dict[str, object]:
+        return {"name": self.name, "prefix": str(self.prefix), "python": self.python,
+                "state": self.state, "size": self.size}
+
+
+def python_version(prefix: Path) -> str:
+    """The python package's version from conda-meta, or '-'."""
+    for record in sorted((prefix / "conda-meta").glob("python-*.json")):
+        match = _PYTHON_RECORD.match(record.name)
+        if match:
+            return match.group(1)
+    return "-"
+
+
+def state_of(prefix: Path) -> str:
+    receipt = Receipt.load(prefix)
+    if receipt is None:
+        return "not made by mambaboot"
+    if receipt.recorded_prefix and receipt.recorded_prefix != str(prefix):
+        return "moved (relocated on next use)"
+    if receipt.complete:
+        return "complete"
+    return f"incomplete (next: {receipt.first_unfinished()})"
+
+
+def describe(prefix: Path, with_size: bool = True) -> EnvInfo:
+    return EnvInfo(prefix.name, prefix, python_version(prefix), state_of(prefix),
+                   fsutil.dir_size(prefix) if with_size else 0)
+
+
+def list_envs(envs_dir: Path, with_size: bool = True) -> list[EnvInfo]:
+    """Every conda environment directly under ``envs_dir``, by name."""
+    if not envs_dir.is_dir():
+        return []
+    return [describe(p, with_size) for p in sorted(envs_dir.iterdir(), key=lambda p: p.name)
+            if p.is_dir() and (p / "conda-meta").is_dir()]
+
+
+def check_removable(prefix: Path, claims: preflight.Claims) -> EnvInfo:
+    """The environment when mambaboot made it (receipt, or its claim of an interrupted
+    create); anything else is refused with exit 3."""
+    if Receipt.load(prefix) is None and not claims.made(prefix):
+        raise RefusedError(
+            f"{prefix} was not created by mambaboot (no receipt in conda-meta/mambaboot/).",
+            hint="mambaboot only removes environments it made. Delete it yourself if you "
+                 "are sure.")
+    return describe(prefix)
+
+
+def remove(prefix: Path, claims: preflight.Claims) -> None:
+    check_removable(prefix, claims)
+    fsutil.remove_tree(prefix)
+    claims.release(prefix)
+
+
+def size_text(size: int) -> str:
+    return json.dumps(round(size / 1e6, 1)) + " MB"

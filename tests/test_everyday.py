@@ -1,0 +1,174 @@
+"""Everyday commands: list, remove, doctor, shell, and what the output looks like on a
+terminal and in a pipe."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Mambaboot, tree
+from tests.project import PYTHON, Project
+from tests.standin.server import LoopbackServer
+
+pytestmark = pytest.mark.posix
+
+
+def created(mambaboot: Mambaboot, project: Project) -> Project:
+    result = mambaboot(*project.args())
+    assert result.code == 0, result.text
+    return project
+
+
+def test_list_shows_name_python_state_and_size(mambaboot: Mambaboot, project: Project,
+                                               tmp_path: Path) -> None:
+    created(mambaboot, project)
+    (project.envs / "foreign" / "conda-meta").mkdir(parents=True)
+    out = tmp_path / "list.json"
+    result = mambaboot("list", "--config", str(project.config), "--json", str(out))
+    assert result.code == 0, result.text
+    row = next(line for line in result.out.splitlines() if line.startswith("demo_"))
+    assert PYTHON in row and "complete" in row and "MB" in row
+    assert "not made by mambaboot" in result.out
+    data = json.loads(out.read_text())
+    names = [e["name"] for e in data["environments"]]
+    assert names == ["demo_" + PYTHON.replace(".", "_"), "foreign"]
+    assert data["environments"][0]["size"] > 0
+
+
+def test_remove_only_what_mambaboot_made(mambaboot: Mambaboot, project: Project) -> None:
+    created(mambaboot, project)
+    foreign = project.envs / "foreign"
+    (foreign / "conda-meta").mkdir(parents=True)
+    (foreign / "keep.txt").write_text("mine")
+    refused = mambaboot("remove", "--config", str(project.config), "foreign", "--yes")
+    assert refused.code == 3, refused.text
+    assert (foreign / "keep.txt").read_text() == "mine"
+    unasked = mambaboot("remove", "--config", str(project.config), project.prefix.name)
+    assert unasked.code == 2 and "--yes" in unasked.err
+    assert project.prefix.exists()
+    cache_before = tree(project.cache / "pkgs")
+    done = mambaboot("remove", "--config", str(project.config), project.prefix.name, "--yes")
+    assert done.code == 0, done.text
+    assert not project.prefix.exists()
+    assert tree(project.cache / "pkgs") == cache_before, "the shared cache is untouched"
+
+
+def test_doctor_reports_each_check_and_fails_on_a_broken_environment(
+        mambaboot: Mambaboot, project: Project, http_server: LoopbackServer,
+        tmp_path: Path) -> None:
+    created(mambaboot, project)
+    common = ["--config", str(project.config)]
+    report = tmp_path / "doctor.json"
+    healthy = mambaboot("doctor", *common, project.prefix.name, "--json", str(report))
+    assert healthy.code == 0, healthy.text
+    checks = {c["name"]: c for c in json.loads(report.read_text())["checks"]}
+    assert checks[f"environment {project.prefix.name}"]["status"] == "ok"
+    assert checks["temp folder"]["status"] == "ok"
+    assert any(name.startswith("reach channel") and c["status"] == "ok"
+               for name, c in checks.items())
+    assert "[ok  ]" in healthy.out and "0 failed" in healthy.out
+    (project.prefix / "bin" / "python").unlink()
+    http_server.stop()
+    broken = mambaboot("doctor", *common, project.prefix.name)
+    assert broken.code == 3, broken.text
+    assert "[FAIL] environment" in broken.out
+    assert "[FAIL] reach channel" in broken.out
+    assert "fix:" in broken.out
+
+
+def read_until(fd: int, needle: bytes, timeout_s: float = 30) -> bytes:
+    data = b""
+    deadline = time.monotonic() + timeout_s
+    while needle not in data:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{needle!r} not seen in {data[-2000:]!r}")
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            data += chunk
+    return data
+
+
+class PtyChild:
+    """mambaboot on a pseudo-terminal that is its controlling terminal, as in a console."""
+
+    def __init__(self, mambaboot: Mambaboot, *args: str,
+                 env: dict[str, str] | None = None) -> None:
+        argv = [*mambaboot.argv, *args]
+        full_env = {**mambaboot.base_env(), **(env or {})}
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:  # pragma: no cover - the child
+            os.execve(argv[0], argv, full_env)  # noqa: S606 - an argument list, no shell
+
+    def wait(self, timeout_s: float = 60) -> int:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                return os.waitstatus_to_exitcode(status)
+            time.sleep(0.05)
+        os.kill(self.pid, 9)
+        raise AssertionError("mambaboot did not exit")
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+def test_shell_opens_an_activated_interactive_shell(mambaboot: Mambaboot,
+                                                    project: Project) -> None:
+    created(mambaboot, project)
+    temp_before = {p.name for p in Path(os.environ.get("TMPDIR", "/tmp")).glob("mambaboot-*")}
+    child = PtyChild(mambaboot, "shell", "--config", str(project.config),
+                     project.prefix.name, env={"SHELL": "/bin/bash"})
+    try:
+        read_until(child.fd, b"(demo_")
+        os.write(child.fd, b'echo "IN=$CONDA_PREFIX PY=$(command -v python)"\n')
+        seen = read_until(child.fd, b"PY=/")
+        os.write(child.fd, b"exit 3\n")
+        assert child.wait() == 3
+    finally:
+        child.close()
+    text = seen.decode(errors="replace")
+    assert f"IN={project.prefix}" in text
+    assert f"PY={project.prefix}/bin/python" in text
+    temp_after = {p.name for p in Path(os.environ.get("TMPDIR", "/tmp")).glob("mambaboot-*")}
+    assert temp_after <= temp_before, "the shell's wrapper folder is removed"
+
+
+def test_progress_is_a_bar_on_a_terminal_and_lines_in_a_pipe(mambaboot: Mambaboot,
+                                                             project: Project) -> None:
+    child = PtyChild(mambaboot, *project.args("--no-color"))
+    try:
+        output = read_until(child.fd, b"Environment created", 120)
+        assert child.wait() == 0
+    finally:
+        child.close()
+    download = output.split(b"==> create")[0]
+    assert b"\r" in download, "the download bar is redrawn in place"
+    assert b"100%" in download and b"/s" in download
+    shutil.rmtree(project.cache / "micromamba")
+    piped = mambaboot(*project.args("other"))
+    assert piped.code == 0
+    assert "100%" in piped.out and "\r" not in piped.out
+
+
+def test_quiet_prints_errors_only_and_verbose_every_command(mambaboot: Mambaboot,
+                                                            project: Project) -> None:
+    quiet = mambaboot(*project.args("-q"))
+    assert quiet.code == 0
+    assert quiet.out == "" and quiet.err == ""
+    verbose = mambaboot(*project.args("-v", "--force"))
+    assert verbose.code == 0
+    assert "$ " in verbose.out and "micromamba" in verbose.out and " create -y -r " in verbose.out
