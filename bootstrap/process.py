@@ -12,10 +12,12 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from bootstrap.errors import Interrupted
 from bootstrap.log import RunLog
@@ -23,6 +25,7 @@ from bootstrap.platform import IS_WINDOWS
 
 Echo = Callable[[bytes], None]
 GRACE_S = 3.0
+POLL_S = 0.2
 _CHUNK = 65536
 
 
@@ -53,39 +56,62 @@ def run(argv: Command, *, env: Mapping[str, str], log: RunLog, echo: Echo | None
     """Run ``argv`` with its output streamed to ``echo`` and the log.
 
     ``capture`` keeps the output (for small queries such as ``--version``) instead of
-    echoing it. Interrupts stop the child's whole process tree and raise ``Interrupted``.
+    echoing it. Interrupts stop the child's whole process tree and raise ``Interrupted``;
+    a ``timeout_s`` that passes stops it too and raises ``subprocess.TimeoutExpired``.
     """
     log.line(f"$ {describe(argv)}" + (f"    (in {cwd})" if cwd else ""))
     proc = _start(_argv(argv), env, cwd, stdin)
     chunks: list[bytes] = []
-    deadline = time.monotonic() + timeout_s if timeout_s else None
+
+    def sink(data: bytes) -> None:
+        log.raw(data)
+        if capture:
+            chunks.append(data)
+        elif echo is not None:
+            echo(data)
+
+    assert proc.stdout is not None  # noqa: S101 - set by _start
+    reader = threading.Thread(target=_pump, args=(proc.stdout, sink), daemon=True)
+    reader.start()
     try:
-        assert proc.stdout is not None  # noqa: S101 - set by _start
-        while True:
-            if deadline and time.monotonic() > deadline:
-                stop_tree(proc)
-                raise subprocess.TimeoutExpired(_argv(argv), timeout_s or 0)
-            data = os.read(proc.stdout.fileno(), _CHUNK)
-            if not data:
-                break
-            log.raw(data)
-            if capture:
-                chunks.append(data)
-            elif echo is not None:
-                echo(data)
-        code = proc.wait()
+        code = _wait(proc, timeout_s, argv)
+        reader.join()
     except BaseException:
         stop_tree(proc)
         raise
     finally:
-        if proc.stdout is not None:
-            proc.stdout.close()
+        reader.join(GRACE_S)
+        proc.stdout.close()
         if sys.platform == "win32":
             from bootstrap import windows
 
             windows.release(proc)
     log.line(f"exit code {code}")
     return Completed(_as_list(argv), code, b"".join(chunks))
+
+
+def _pump(stream: IO[bytes], sink: Callable[[bytes], None]) -> None:
+    """Copy a child's output as it comes (a thread: pipes cannot be polled on Windows)."""
+    fd = stream.fileno()
+    while True:
+        try:
+            data = os.read(fd, _CHUNK)
+        except OSError:
+            return
+        if not data:
+            return
+        sink(data)
+
+
+def _wait(proc: subprocess.Popen[bytes], timeout_s: float | None, argv: Command) -> int:
+    """Wait in short steps, so Ctrl+C is noticed on Windows too, and honour the timeout."""
+    deadline = time.monotonic() + timeout_s if timeout_s else None
+    while True:
+        try:
+            return proc.wait(POLL_S)
+        except subprocess.TimeoutExpired:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(_argv(argv), timeout_s or 0) from None
 
 
 def _argv(argv: Command) -> str | list[str]:
