@@ -75,15 +75,28 @@ FORBIDDEN_AT_STARTUP = ("requests", "urllib3", "truststore", "bootstrap.download
 # The post-install script of the benchmark project: it records its own start and end, so
 # its time is not counted as mambaboot's. The sleep stands in for real work.
 TIMING_SCRIPT = """\
-import time
-START = time.time()
-import json
 import os
+import time
+
+def exec_time():
+    # when this process started (its interpreter's start-up is the script's own time)
+    stat = open("/proc/self/stat").read().rsplit(")", 1)[1].split()
+    uptime = float(open("/proc/uptime").read().split()[0])
+    return time.time() - max(uptime - int(stat[19]) / os.sysconf("SC_CLK_TCK"), 0.0)
+
+START = exec_time()
+import json
 
 time.sleep(0.2)
 with open(os.path.join(os.environ["MAMBABOOT_CONFIG_DIR"], "script-times.jsonl"), "a") as f:
     f.write(json.dumps({"start": START, "end": time.time()}) + "\\n")
 """
+
+def own_time(call: dict[str, Any]) -> float:
+    """A stand-in invocation's own time, from when its process started (``exec_start``,
+    read from /proc by the stand-in) to its end."""
+    return float(call["end"]) - float(call.get("exec_start", call["start"]))
+
 
 # The source downloader in a process of its own (the loopback server lives in this one and
 # would otherwise share the GIL with it); it times the transfer only, as curl's time_total.
@@ -428,7 +441,7 @@ class Create:
 
     @property
     def standin_s(self) -> float:
-        return sum(float(c["end"] - c["start"]) for c in self.calls)
+        return sum(own_time(c) for c in self.calls)
 
     @property
     def own_s(self) -> float:
@@ -560,7 +573,7 @@ class Bench:
             spent, proc = timed([lb.probe, "--version"], self.env)
             check(proc, "stand-in --version")
             call = read_jsonl(lb.probe_record)[-1]
-            samples.append(spent - float(call["end"] - call["start"]))
+            samples.append(spent - own_time(call))
         return median(samples)
 
     def create_details(self, runs: list[Create], bias: float) -> None:
@@ -575,7 +588,7 @@ class Bench:
         for call in runs[0].calls:
             args = [a for a in call["argv"][1:] if not a.startswith("/")]
             lines.append(f"- micromamba `{' '.join(args[:4])} ...` (create 1): "
-                         f"{seconds(call['end'] - call['start'])} by its own clock, "
+                         f"{seconds(own_time(call))} by its own clock, "
                          f"+ about {seconds(bias)} of stand-in start-up")
         startup = self.medians.get("mambaboot --version")
         if startup is not None:

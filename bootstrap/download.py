@@ -9,6 +9,7 @@ import hashlib
 import os
 import ssl
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,11 +17,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-import requests
-import truststore
-from requests.adapters import HTTPAdapter
+# The frozen build leaves out requests' charset detector: mambaboot never decodes text
+# with it (Response.text), so the warning about its absence is noise.
+warnings.filterwarnings("ignore", message="Unable to find acceptable character detection")
+import requests  # noqa: E402
+import truststore  # noqa: E402
+from requests.adapters import HTTPAdapter  # noqa: E402
 
-from bootstrap.errors import ChecksumError, DownloadError
+from bootstrap.errors import ChecksumError, DownloadError  # noqa: E402
 
 Progress = Callable[[int, "int | None"], None]
 MAX_REDIRECTS = 10

@@ -2592,11 +2592,24 @@ def run_cli(argv: list[str]) -> int:
         return 1
 
 
+def exec_time() -> float | None:
+    """When this process was started (Linux: /proc), so that the interpreter's own start-up
+    counts as the stand-in's time, as a real binary's would."""
+    try:
+        stat = Path("/proc/self/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
+        uptime = float(Path("/proc/uptime").read_text(encoding="ascii").split()[0])
+        age = uptime - int(stat[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+    return time.time() - max(age, 0.0)
+
+
 class Recorder:
     """Appends one JSON line per invocation to CONFIG['record_file']."""
 
     def __init__(self) -> None:
         self.start = time.time()
+        self.exec_start = exec_time() or self.start
         self.done = False
 
     def write(self, exit_code: int | None) -> None:
@@ -2609,7 +2622,8 @@ class Recorder:
         except OSError:
             cwd = ""
         line = json.dumps({"argv": sys.argv, "cwd": cwd, "env": dict(os.environ),
-                           "pid": os.getpid(), "start": self.start, "end": time.time(),
+                           "pid": os.getpid(), "start": self.start,
+                           "exec_start": self.exec_start, "end": time.time(),
                            "exit_code": exit_code})
         with open(path, "a", encoding="utf-8") as handle:
             handle.write(line + "\n")
