@@ -59,6 +59,80 @@ def _common(parser: argparse.ArgumentParser) -> None:
                    help="do not wait for Enter before closing a double-clicked window")
 
 
+# name, one-line help, description, epilog
+_COMMANDS = (
+    ("create", "create (or resume) an environment",
+     "Create an environment: download and verify micromamba, create, finish, verify "
+     "activation, run scripts.", EPILOG),
+    ("run", "run a command inside an environment",
+     "Run CMD inside the activated environment ENV (a name under the envs folder, or a "
+     "path). Its exit code is mambaboot's.",
+     'example: mambaboot run py_3_12 -- python -c "print(1)"'),
+    ("shell", "open a shell inside an environment",
+     "Open a new interactive shell with ENV activated (cmd.exe on Windows, your $SHELL "
+     "elsewhere, without its rc files). Nothing persists after it exits.", None),
+    ("pack", "write an offline bundle (USB stick)",
+     "Write a self-contained bundle into DIR: this executable, the config and scripts, "
+     "micromamba and every package the environment needs, with an @EXPLICIT lock and "
+     "sha256s.", "example: mambaboot pack --out E:\\ --platform win-64"),
+    ("doctor", "check this machine (and an environment)",
+     "Check everything mambaboot depends on, each with ok/warn/fail and the fix. Exit 0 "
+     "when nothing fails, 3 otherwise.", None),
+    ("list", "list environments under the envs folder",
+     "Environments under the envs folder: name, Python version, state from mambaboot's "
+     "receipt, size.", None),
+    ("remove", "remove an environment mambaboot made",
+     "Remove ENV, only when mambaboot created it (its receipt is there); asks first unless "
+     "--yes. Anything else is refused (exit 3).", None),
+    ("relocate", "fix an environment that was moved",
+     "Rewrite the old location in the text files of an environment that was moved (or "
+     "whose drive letter changed). Runs automatically before every use; this runs it now.",
+     None),
+)
+
+
+def _create_options(parser: argparse.ArgumentParser) -> None:
+    _env_options(parser)
+    add = parser.add_argument
+    add("--offline", action="store_true",
+        help="use no network: install from the bundle next to the config (or from the "
+             "package cache)")
+    add("--copy", action="store_true",
+        help="copy packages instead of linking (automatic on FAT32/exFAT)")
+    add("--force", action="store_true",
+        help="rebuild an environment mambaboot made, even if complete")
+    add("--strict", action="store_true",
+        help="refuse to run from a shell with Python/conda variables set")
+    add("--no-scripts", action="store_true", help="skip post-install scripts")
+    add("--dry-run", action="store_true", help="print the plan, change nothing")
+
+
+def _pack_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", metavar="DIR", required=True,
+                        help="bundle folder (empty, or an earlier bundle to refresh)")
+    parser.add_argument("--platform", metavar="SUBDIR", choices=SUBDIRS,
+                        help="target platform: " + ", ".join(SUBDIRS) + " (default: this one)")
+    _env_options(parser)
+
+
+def _doctor_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("env", metavar="ENV", nargs="?")
+    parser.add_argument("--offline", action="store_true", help="skip the network checks")
+
+
+def _env_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("env", metavar="ENV")
+
+
+def _no_options(parser: argparse.ArgumentParser) -> None:
+    return None
+
+
+_OPTIONS = {"create": _create_options, "pack": _pack_options, "doctor": _doctor_options,
+            "shell": _env_argument, "remove": _env_argument, "relocate": _env_argument,
+            "run": _env_argument, "list": _no_options}
+
+
 def build_parser(run_remainder: bool = True) -> argparse.ArgumentParser:
     """The parser; without ``run_remainder`` the ``run`` command takes no CMD (the caller
     split it off at ``--``), so options may also follow ENV."""
@@ -71,78 +145,12 @@ def build_parser(run_remainder: bool = True) -> argparse.ArgumentParser:
                     "'create' with the config next to the executable.")
     parser.add_argument("--version", action="version", version=f"mambaboot {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    create = sub.add_parser("create", help="create (or resume) an environment",
-                            description="Create an environment: download and verify "
-                            "micromamba, create, finish, verify activation, run scripts.",
-                            epilog=EPILOG)
-    _env_options(create)
-    create.add_argument("--offline", action="store_true",
-                        help="use no network: install from the bundle next to the config "
-                             "(or from the package cache)")
-    create.add_argument("--copy", action="store_true",
-                        help="copy packages instead of linking (automatic on FAT32/exFAT)")
-    create.add_argument("--force", action="store_true",
-                        help="rebuild an environment mambaboot made, even if complete")
-    create.add_argument("--strict", action="store_true",
-                        help="refuse to run from a shell with Python/conda variables set")
-    create.add_argument("--no-scripts", action="store_true", help="skip post-install scripts")
-    create.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
-    _common(create)
-
-    pack = sub.add_parser("pack", help="write an offline bundle (USB stick)",
-                          description="Write a self-contained bundle into DIR: this "
-                          "executable, the config and scripts, micromamba and every package "
-                          "the environment needs, with an @EXPLICIT lock and sha256s.",
-                          epilog="example: mambaboot pack --out E:\\ --platform win-64")
-    pack.add_argument("--out", metavar="DIR", required=True,
-                      help="bundle folder (empty, or an earlier bundle to refresh)")
-    pack.add_argument("--platform", metavar="SUBDIR", choices=SUBDIRS,
-                      help="target platform: " + ", ".join(SUBDIRS) + " (default: this one)")
-    _env_options(pack)
-    _common(pack)
-
-    shell = sub.add_parser("shell", help="open a shell inside an environment",
-                           description="Open a new interactive shell with ENV activated "
-                           "(cmd.exe on Windows, your $SHELL elsewhere, without its rc files). "
-                           "Nothing persists after it exits.")
-    shell.add_argument("env", metavar="ENV")
-    _common(shell)
-
-    doctor = sub.add_parser("doctor", help="check this machine (and an environment)",
-                            description="Check everything mambaboot depends on, each with "
-                            "ok/warn/fail and the fix. Exit 0 when nothing fails, 3 otherwise.")
-    doctor.add_argument("env", metavar="ENV", nargs="?")
-    doctor.add_argument("--offline", action="store_true", help="skip the network checks")
-    _common(doctor)
-
-    listing = sub.add_parser("list", help="list environments under the envs folder",
-                             description="Environments under the envs folder: name, Python "
-                             "version, state from mambaboot's receipt, size.")
-    _common(listing)
-
-    remove = sub.add_parser("remove", help="remove an environment mambaboot made",
-                            description="Remove ENV, only when mambaboot created it (its "
-                            "receipt is there); asks first unless --yes. Anything else is "
-                            "refused (exit 3).")
-    remove.add_argument("env", metavar="ENV")
-    _common(remove)
-
-    relocate = sub.add_parser("relocate", help="fix an environment that was moved",
-                              description="Rewrite the old location in the text files of an "
-                              "environment that was moved (or whose drive letter changed). "
-                              "Runs automatically before every use; this runs it now.")
-    relocate.add_argument("env", metavar="ENV")
-    _common(relocate)
-
-    run = sub.add_parser("run", help="run a command inside an environment",
-                         description="Run CMD inside the activated environment ENV (a name "
-                         "under the envs folder, or a path). Its exit code is mambaboot's.",
-                         epilog="example: mambaboot run py_3_12 -- python -c \"print(1)\"")
-    run.add_argument("env", metavar="ENV")
-    if run_remainder:
-        run.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD...")
-    _common(run)
+    for name, summary, description, epilog in _COMMANDS:
+        command = sub.add_parser(name, help=summary, description=description, epilog=epilog)
+        _OPTIONS[name](command)
+        if name == "run" and run_remainder:
+            command.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD...")
+        _common(command)
     return parser
 
 
