@@ -203,7 +203,7 @@ def _bundle_micromamba(settings: Settings, bundle_settings: Settings, host_mm: M
                        base_env: Mapping[str, str]) -> dict[str, str]:
     """micromamba for the target platform, in the bundle's cache with its sha256."""
     if subdir == settings.subdir:
-        target = Path(bundle_settings.layout.micromamba_dir(settings.micromamba.version)) / \
+        target = Path(bundle_settings.layout.micromamba_dir(settings.micromamba.cache_key)) / \
             host_mm.path.name
         if host_mm.path.resolve() != target.resolve():
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -252,9 +252,12 @@ def _package(out: Path, pkgs_dir: Path, url: str, md5: str) -> Package:
     if path is None:
         raise MicromambaError(f"micromamba reported {url} but its archive is not in {pkgs_dir}.",
                               hint="Run pack again; if it persists, report it with the log.")
-    data_md5 = hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
-    return Package(url, path.relative_to(out).as_posix(), checksum.sha256_file(path),
-                   md5 or data_md5, path.stat().st_size)
+    if not md5:
+        with path.open("rb") as handle:
+            md5 = hashlib.file_digest(handle, lambda: hashlib.md5(usedforsecurity=False)
+                                      ).hexdigest()
+    return Package(url, path.relative_to(out).as_posix(), checksum.sha256_file(path), md5,
+                   path.stat().st_size)
 
 
 def _write_lock(out: Path, settings: Settings, subdir: str, packages: list[Package]) -> None:

@@ -44,6 +44,7 @@ def _env_options(parser: argparse.ArgumentParser) -> None:
 
 def _common(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("common options")
+    g.add_argument("--version", action="version", version=f"mambaboot {__version__}")
     g.add_argument("--config", metavar="FILE", help="mambaboot.toml to use (default: next to "
                    "the executable, else in the current directory)")
     g.add_argument("--envs-dir", metavar="DIR", help="folder holding environments")
@@ -204,6 +205,12 @@ def _dispatch(args: argparse.Namespace, console: Console) -> tuple[int, dict[str
     except KeyboardInterrupt:
         console.error("Interrupted.", "Run the same command again to resume where it stopped.")
         return errors.EXIT_INTERRUPTED, {"ok": False, "error": "interrupted"}
+    except OSError as err:  # permissions, a full disk, a vanished stick
+        where = f" ({err.filename})" if err.filename else ""
+        console.error(f"File system error: {err.strerror or err}{where}.",
+                      "Check permissions and free space there, then run again; an "
+                      "interrupted run resumes.")
+        return errors.EXIT_UNEXPECTED, {"ok": False, "error": str(err)}
     except Exception as err:  # noqa: BLE001 - the last line of defence
         if console.verbosity >= 2:
             import traceback
@@ -269,7 +276,9 @@ def _relocate(args: argparse.Namespace, console: Console) -> tuple[int, dict[str
     from bootstrap import commands
 
     settings = commands.settings_for(_overrides(args))
-    report = commands.relocate_env(settings, args.env, console.reporter())
+    with commands.opened_log(settings, "relocate", args.log_file) as log:
+        log.line(f"mambaboot relocate {args.env}")
+        report = commands.relocate_env(settings, args.env, console.reporter())
     console.relocation(report)
     if report is None:
         return errors.EXIT_OK, {"ok": True, "relocated": False}
@@ -300,7 +309,8 @@ def _list(args: argparse.Namespace, console: Console) -> tuple[int, dict[str, An
     from bootstrap import commands
 
     settings = commands.settings_for(_overrides(args))
-    found = commands.list_envs(settings)
+    with commands.opened_log(settings, "list", args.log_file, write_default=False):
+        found = commands.list_envs(settings)
     console.environments(found, settings.envs_dir)
     return errors.EXIT_OK, {"ok": True, "envs_dir": str(settings.envs_dir),
                             "environments": [e.as_json() for e in found]}
@@ -319,7 +329,8 @@ def _remove(args: argparse.Namespace, console: Console) -> tuple[int, dict[str, 
         if answer.strip().lower() not in ("y", "yes"):
             console.say("Nothing removed.")
             return errors.EXIT_OK, {"ok": True, "removed": False}
-    commands.remove(settings, info)
+    with commands.opened_log(settings, "remove", args.log_file) as log:
+        commands.remove(settings, info, console.reporter(), log)
     console.say(f"Removed {info.prefix}.", "bold", "green")
     return errors.EXIT_OK, {"ok": True, "removed": True, "prefix": str(info.prefix)}
 

@@ -10,14 +10,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bootstrap import bundle, checks, envs, errors, fsutil, launch, preflight, relocate
+from bootstrap import bundle, checks, envs, errors, fsutil, launch, locks, preflight, relocate
 from bootstrap.activation import Activation
 from bootstrap.create import Options, Pipeline, Summary
 from bootstrap.log import RunLog
+from bootstrap.receipt import Receipt
 from bootstrap.report import Reporter
 from bootstrap.settings import Host, Overrides, Settings, load_config, resolve
 
 KEEP_LOGS = 30
+REMOVE_LOCK_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -99,8 +101,19 @@ def adapt_to_machine(settings: Settings, reporter: Reporter) -> Settings:
 
 
 def relocate_env(settings: Settings, env_arg: str, reporter: Reporter) -> relocate.Report | None:
-    """``mambaboot relocate ENV``; also run automatically before every use of ENV."""
+    """``mambaboot relocate ENV``: only for an environment mambaboot made (exit 3 else)."""
     prefix = find_env(env_arg, settings)
+    if Receipt.load(prefix) is None:
+        raise errors.RefusedError(
+            f"{prefix} has no mambaboot receipt, so its original location is unknown.",
+            hint="mambaboot relocates only environments it created; recreate this one "
+                 "where it is now.")
+    return auto_relocate(prefix, settings, reporter)
+
+
+def auto_relocate(prefix: Path, settings: Settings,
+                  reporter: Reporter) -> relocate.Report | None:
+    """Before every use: relocate when the receipt says the environment has moved."""
     report = relocate.ensure(prefix, settings.platform)
     if report is not None:
         reporter.warn(f"{prefix} was moved from {report.old}: rewrote "
@@ -141,7 +154,7 @@ def run_command(settings: Settings, env_arg: str, command: list[str], log: RunLo
         raise errors.ConfigError("No command given to run.",
                                  hint="Example: mambaboot run py_3_12 -- python --version")
     prefix = find_env(env_arg, settings)
-    relocate_env(settings, str(prefix), reporter)
+    auto_relocate(prefix, settings, reporter)
     act = Activation.load(prefix, settings.platform, env or os.environ)
     for text in act.warnings:
         reporter.warn(text)
@@ -155,7 +168,7 @@ def shell(settings: Settings, env_arg: str, log: RunLog, reporter: Reporter,
     """A new interactive shell with ENV activated; nothing persists after it exits."""
     base = env or os.environ
     prefix = find_env(env_arg, settings)
-    relocate_env(settings, str(prefix), reporter)
+    auto_relocate(prefix, settings, reporter)
     act = Activation.load(prefix, settings.platform, base)
     name = act.env.get("CONDA_DEFAULT_ENV", prefix.name)
     user_shell = base.get("SHELL") or "/bin/bash"
@@ -175,7 +188,7 @@ def doctor(settings: Settings, env_arg: str | None, log: RunLog,
 
 
 def list_envs(settings: Settings) -> list[envs.EnvInfo]:
-    return envs.list_envs(settings.envs_dir)
+    return envs.list_envs(settings.envs_dir, preflight.Claims(Path(settings.layout.state)))
 
 
 def removable(settings: Settings, env_arg: str) -> envs.EnvInfo:
@@ -184,5 +197,9 @@ def removable(settings: Settings, env_arg: str) -> envs.EnvInfo:
     return envs.check_removable(prefix, preflight.Claims(Path(settings.layout.state)))
 
 
-def remove(settings: Settings, info: envs.EnvInfo) -> None:
-    envs.remove(info.prefix, preflight.Claims(Path(settings.layout.state)))
+def remove(settings: Settings, info: envs.EnvInfo, reporter: Reporter, log: RunLog) -> None:
+    """Delete an environment mambaboot made, never while another mambaboot works on it."""
+    log.line(f"mambaboot remove {info.prefix}")
+    with locks.prefix_lock(Path(settings.layout.state), info.prefix, REMOVE_LOCK_TIMEOUT_S,
+                           reporter.warn):
+        envs.remove(info.prefix, preflight.Claims(Path(settings.layout.state)))

@@ -40,6 +40,7 @@ class ConfigFile:
 
     path: Path
     values: dict[tuple[str, str], Any] = field(default_factory=dict)
+    tables: frozenset[str] = frozenset()  # tables present in the file, even empty ones
 
     @property
     def folder(self) -> Path:
@@ -79,7 +80,7 @@ def load(path: Path) -> ConfigFile:
             f"{path}: invalid TOML: {err}",
             hint='Fix the syntax at that line (strings need quotes; lists look like ["a", "b"]).',
         ) from err
-    return ConfigFile(path, _validate(path, text, data))
+    return ConfigFile(path, _validate(path, text, data), frozenset(data))
 
 
 def _validate(path: Path, text: str, data: dict[str, Any]) -> dict[tuple[str, str], Any]:

@@ -73,7 +73,8 @@ def inputs_of(settings: Settings) -> dict[str, Any]:
         "python": settings.python,
         "specs": list(settings.specs) if not _is_explicit(env_file) else [],
         "channels": list(settings.channels),
-        "file": str(env_file) if env_file else None,
+        # the name, not the path: a stick under another drive letter is the same input
+        "file": env_file.name if env_file else None,
         "file_sha256": checksum.sha256_file(env_file) if env_file and env_file.is_file()
         else None,
         "subdir": settings.subdir,
@@ -120,7 +121,7 @@ class Pipeline:
                               hint=f"Pack one with 'mambaboot pack --platform {self.s.subdir}'.")
         if self.o.dry_run:
             return self._plan()
-        timeout = float(self.base_env.get("MAMBABOOT_LOCK_TIMEOUT_S", LOCK_TIMEOUT_S))
+        timeout = _seconds(self.base_env, "MAMBABOOT_LOCK_TIMEOUT_S", LOCK_TIMEOUT_S)
         with locks.prefix_lock(Path(self.s.layout.state), self.s.prefix, timeout, self.r.warn):
             return self._run_locked()
 
@@ -279,8 +280,11 @@ class Pipeline:
         return receipt
 
     def _tools(self) -> tuple[str, ...]:
+        """conda and mamba when they were asked for or got installed (a lock file)."""
         names = {_spec_name(s) for s in self._specs()}
-        return tuple(t for t in ("conda", "mamba") if t in names)
+        meta = self.s.prefix / "conda-meta"
+        return tuple(t for t in ("conda", "mamba")
+                     if t in names or any(meta.glob(f"{t}-[0-9]*.json")))
 
     def _scripts_found(self) -> list[scripts.Script]:
         return scripts.discover(self.s.scripts_dir, self.platform)
@@ -316,6 +320,10 @@ class Pipeline:
 
         found = preflight.inspect_prefix(self.s.prefix, self.claims)
         action = verdict(found, inputs_of(self.s), self.o.force)
+        if action == "refuse-foreign":  # a dry run ends as the real run would
+            raise preflight.refuse_foreign(self.s.prefix, found.sample)
+        if action == "refuse-inputs" and found.receipt is not None:
+            raise _different_inputs(self.s.prefix, found.receipt.inputs, inputs_of(self.s))
         mm_source = describe_source(self.s)
         args = create_args(self.s, self.s.root_dir, specs=self._specs())
         self.summary.outcome = "planned"
@@ -332,6 +340,20 @@ class Pipeline:
             "config": str(self.s.config_file) if self.s.config_file else None,
         }
         return self.summary
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if value < 0:
+        raise ConfigError(f"{name}={raw!r} is not a number of seconds.",
+                          hint=f"Set it to a number such as {default:.0f}, or unset it.")
+    return value
 
 
 def verdict(found: preflight.Inspection, inputs: dict[str, Any], force: bool) -> str:

@@ -27,7 +27,7 @@ import truststore  # noqa: E402
 import urllib3  # noqa: E402
 from requests.adapters import HTTPAdapter  # noqa: E402
 
-from bootstrap.errors import ChecksumError, DownloadError  # noqa: E402
+from bootstrap.errors import ChecksumError, ConfigError, DownloadError  # noqa: E402
 
 Progress = Callable[[int, "int | None"], None]
 MAX_REDIRECTS = 10
@@ -287,10 +287,18 @@ def _root_cause(err: BaseException) -> str:
 
 class _TrustStoreAdapter(HTTPAdapter):
     """Verifies TLS against the operating system's trust store (truststore): the Windows
-    and macOS stores, OpenSSL's default paths on Linux (so SSL_CERT_FILE works)."""
+    and macOS stores, OpenSSL's default paths on Linux (so SSL_CERT_FILE works); a
+    ``--ca-bundle`` adds its CAs to that store rather than replacing it."""
 
-    def __init__(self) -> None:
+    def __init__(self, extra_ca: Path | None = None) -> None:
         self._context = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        if extra_ca is not None:
+            try:
+                self._context.load_verify_locations(cafile=str(extra_ca))
+            except (OSError, ssl.SSLError) as err:
+                raise ConfigError(f"Cannot use the CA bundle {extra_ca}: {err}",
+                                  hint="Give a PEM file with one or more CA certificates "
+                                       "(--ca-bundle, [network] ca_bundle).") from err
         super().__init__()
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
@@ -305,10 +313,7 @@ class _TrustStoreAdapter(HTTPAdapter):
 @contextmanager
 def _session(opts: NetOptions) -> Iterator[requests.Session]:
     session = requests.Session()
-    if opts.ca_bundle is not None:
-        session.verify = str(opts.ca_bundle)
-    else:
-        session.mount("https://", _TrustStoreAdapter())
+    session.mount("https://", _TrustStoreAdapter(opts.ca_bundle))
     try:
         yield session
     finally:

@@ -24,9 +24,14 @@ def _scrubbed(name: str) -> bool:
     return upper.startswith(_SCRUB_PREFIXES) or upper in _SCRUB_NAMES
 
 
+# Read by mambaboot itself (the reference script's package cache), so not "ignored".
+USED_VARIABLES = ("CONDA_PKGS_DIRS",)
+
+
 def inherited_variables(env: Mapping[str, str]) -> list[str]:
     """Python/conda variables of the parent that mambaboot will not pass on (sorted)."""
-    return sorted(k for k, v in env.items() if v and _scrubbed(k))
+    return sorted(k for k, v in env.items()
+                  if v and _scrubbed(k) and k.upper() not in USED_VARIABLES)
 
 
 def strict_offenders(env: Mapping[str, str], platform: Platform) -> list[str]:

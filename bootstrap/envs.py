@@ -37,8 +37,10 @@ def python_version(prefix: Path) -> str:
     return "-"
 
 
-def state_of(prefix: Path) -> str:
+def state_of(prefix: Path, claims: preflight.Claims | None = None) -> str:
     receipt = Receipt.load(prefix)
+    if receipt is None and claims is not None and claims.made(prefix):
+        return "incomplete (create was interrupted)"
     if receipt is None:
         return "not made by mambaboot"
     if receipt.recorded_prefix and receipt.recorded_prefix != str(prefix):
@@ -48,16 +50,16 @@ def state_of(prefix: Path) -> str:
     return f"incomplete (next: {receipt.first_unfinished()})"
 
 
-def describe(prefix: Path, with_size: bool = True) -> EnvInfo:
-    return EnvInfo(prefix.name, prefix, python_version(prefix), state_of(prefix),
-                   fsutil.dir_size(prefix) if with_size else 0)
+def describe(prefix: Path, claims: preflight.Claims | None = None) -> EnvInfo:
+    return EnvInfo(prefix.name, prefix, python_version(prefix), state_of(prefix, claims),
+                   fsutil.dir_size(prefix))
 
 
-def list_envs(envs_dir: Path, with_size: bool = True) -> list[EnvInfo]:
+def list_envs(envs_dir: Path, claims: preflight.Claims | None = None) -> list[EnvInfo]:
     """Every conda environment directly under ``envs_dir``, by name."""
     if not envs_dir.is_dir():
         return []
-    return [describe(p, with_size) for p in sorted(envs_dir.iterdir(), key=lambda p: p.name)
+    return [describe(p, claims) for p in sorted(envs_dir.iterdir(), key=lambda p: p.name)
             if p.is_dir() and (p / "conda-meta").is_dir()]
 
 
@@ -69,7 +71,7 @@ def check_removable(prefix: Path, claims: preflight.Claims) -> EnvInfo:
             f"{prefix} was not created by mambaboot (no receipt in conda-meta/mambaboot/).",
             hint="mambaboot only removes environments it made. Delete it yourself if you "
                  "are sure.")
-    return describe(prefix)
+    return describe(prefix, claims)
 
 
 def remove(prefix: Path, claims: preflight.Claims) -> None:

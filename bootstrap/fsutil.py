@@ -84,7 +84,21 @@ def filesystem_type(path: Path) -> str:
         from bootstrap import windows
 
         return windows.volume_filesystem(target)
+    if sys.platform == "darwin":
+        return _stat_type(target)
     return _mount_type(target, Path("/proc/self/mounts"))
+
+
+def _stat_type(path: Path) -> str:
+    """macOS: ``stat -f %T`` names the file system (``apfs``, ``msdos``, ``exfat``)."""
+    import subprocess
+
+    try:
+        done = subprocess.run(["/usr/bin/stat", "-f", "%T", str(path)], capture_output=True,
+                              text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""
 
 
 def _mount_type(path: Path, mounts: Path) -> str:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 
 from bootstrap.activation import Activation
+from bootstrap.errors import ConfigError
 from bootstrap.log import RunLog
 from bootstrap.platform import Platform
 from bootstrap.process import Completed, Echo, run, run_interactive
@@ -110,7 +111,11 @@ class WindowsLauncher:
     def plan_command(self, activate_scripts: Sequence[PurePath],
                      command: Sequence[str]) -> Plan:
         env = self._activate_env(activate_scripts)
-        env.update({ARG_VAR.format(i): argv_quote(a) for i, a in enumerate(command)})
+        try:
+            env.update({ARG_VAR.format(i): argv_quote(a) for i, a in enumerate(command)})
+        except ValueError as err:
+            raise ConfigError(f"Cannot pass this command to Windows: {err}.",
+                              hint="Put multi-line text into a file and pass its name.") from err
         text = self.command_text(activate_scripts, len(command))
         return Plan(text.encode("ascii"), (), env)
 

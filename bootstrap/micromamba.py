@@ -79,8 +79,8 @@ def obtain(settings: Settings, base_env: Mapping[str, str], reporter: Reporter,
         found = _verified_local(candidate, request, reporter)
         if found is None:
             continue
-        if source == "cache" and request.version == "latest" and _stale(candidate) \
-                and not settings.offline:
+        if source == "cache" and request.version == "latest" and request.sha256 is None \
+                and request.url is None and _stale(candidate) and not settings.offline:
             stale = (candidate, found)
             continue
         return _started(candidate, found, source, env, log)
@@ -88,7 +88,7 @@ def obtain(settings: Settings, base_env: Mapping[str, str], reporter: Reporter,
         raise MicromambaError(
             "No micromamba in the bundle or the cache, and --offline forbids downloading.",
             hint=f"Prepare a bundle with 'mambaboot pack' on a machine with network, or put "
-                 f"micromamba into {settings.layout.micromamba_dir(request.version)}.",
+                 f"micromamba into {settings.layout.micromamba_dir(request.cache_key)}.",
         )
     try:
         target, digest = fetch_into_cache(settings, reporter)
@@ -102,7 +102,7 @@ def obtain(settings: Settings, base_env: Mapping[str, str], reporter: Reporter,
 
 def fetch_into_cache(settings: Settings, reporter: Reporter) -> tuple[Path, str]:
     """Download micromamba for ``settings.subdir`` into ``CACHE/micromamba/<version>/``."""
-    target = Path(settings.layout.micromamba_dir(settings.micromamba.version)) / \
+    target = Path(settings.layout.micromamba_dir(settings.micromamba.cache_key)) / \
         settings.platform.micromamba_name()
     return target, _download(settings, target, reporter)
 
@@ -120,12 +120,12 @@ def describe_source(settings: Settings) -> str:
 
 def _local_candidates(settings: Settings) -> list[tuple[Path, str]]:
     name = settings.platform.micromamba_name()
-    version = settings.micromamba.version
+    key = settings.micromamba.cache_key
     out: list[tuple[Path, str]] = []
-    if settings.app_dir is not None:
+    if settings.app_dir is not None and settings.micromamba.url is None:
         out.append((settings.app_dir / name, "bundle"))
-        out.append((settings.app_dir / "CACHE" / "micromamba" / version / name, "bundle"))
-    out.append((Path(settings.layout.micromamba_dir(version)) / name, "cache"))
+        out.append((settings.app_dir / "CACHE" / "micromamba" / key / name, "bundle"))
+    out.append((Path(settings.layout.micromamba_dir(key)) / name, "cache"))
     return out
 
 

@@ -3,6 +3,7 @@ variables, then defaults (DESIGN section 3.1). The result is one frozen ``Settin
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import string
@@ -82,6 +83,14 @@ class MicromambaRequest:
     url_template: str = DEFAULT_URL_TEMPLATE
     sha256: str | None = None
 
+    @property
+    def cache_key(self) -> str:
+        """The folder under ``CACHE/micromamba/``: the version, or for an explicit URL a
+        name derived from it (a URL says nothing reliable about the version)."""
+        if self.url:
+            return "url-" + hashlib.sha256(self.url.encode()).hexdigest()[:12]
+        return self.version
+
     def download_url(self, subdir: str) -> str:
         if self.url:
             return self.url
@@ -153,6 +162,7 @@ def resolve(over: Overrides, host: Host, cfg: config.ConfigFile | None = None) -
     if prefix is None:
         prefix = envs_dir / paths.prefix_folder_name(name, python)
     cache_dir = src.path("cache_dir", "cache", "dir", "MAMBABOOT_CACHE_DIR")
+    explicit_cache = bool(over.cache_dir or (cfg and cfg.get("cache", "dir")))
     if cache_dir is None:
         cache_dir = Path(paths.default_cache_dir(host.drive, host.user_cache, _exists))
     return Settings(
@@ -166,7 +176,7 @@ def resolve(over: Overrides, host: Host, cfg: config.ConfigFile | None = None) -
         prefix=prefix,
         envs_dir=envs_dir,
         cache_dir=cache_dir,
-        pkgs_dir=_pkgs_dir(host, cache_dir),
+        pkgs_dir=_pkgs_dir(host, cache_dir, explicit_cache),
         micromamba=_micromamba(src),
         allow_http=over.allow_http or bool(cfg and cfg.get("network", "allow_http")),
         ca_bundle=src.path("ca_bundle", "network", "ca_bundle", "MAMBABOOT_CA_BUNDLE"),
@@ -252,9 +262,11 @@ def _channels(src: _Sources) -> tuple[str, ...]:
     return tuple(channels or DEFAULT_CHANNELS)
 
 
-def _pkgs_dir(host: Host, cache_dir: Path) -> Path:
+def _pkgs_dir(host: Host, cache_dir: Path, explicit_cache: bool) -> Path:
+    """``CACHE/pkgs`` of a cache given on the command line or in the config; else the
+    reference script's ``CONDA_PKGS_DIRS`` (first entry) when set; else the default."""
     inherited = host.environ.get("CONDA_PKGS_DIRS", "").split(",")[0].strip()
-    if inherited:
+    if inherited and not explicit_cache:
         return _absolute(inherited, host.cwd)
     return Path(paths.pkgs_dir(cache_dir, _exists))
 
@@ -317,8 +329,9 @@ def _scripts_dir(src: _Sources) -> Path | None:
 
 
 def _copy_dirs(src: _Sources) -> tuple[tuple[Path, str], ...]:
+    present = src.cfg is not None and "copy" in src.cfg.tables  # an empty [copy]: none
     table = src.cfg.table("copy") if src.cfg else {}
-    pairs = table.items() if table else ((name, name) for name in DEFAULT_COPY)
+    pairs = table.items() if present else ((name, name) for name in DEFAULT_COPY)
     out = []
     for source, dest in pairs:
         if Path(dest).is_absolute() or ".." in Path(dest).parts:

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from bootstrap import launch
 from bootstrap.activation import Activation
+from bootstrap.errors import ConfigError
 from bootstrap.log import RunLog
 from bootstrap.platform import POSIX, WINDOWS
 
@@ -124,9 +125,10 @@ def test_argv_quote_rejects_line_breaks_and_nul(arg: str) -> None:
         launch.argv_quote(arg)
 
 
-def test_windows_command_with_a_line_break_is_refused() -> None:
-    with pytest.raises(ValueError, match="line breaks"):
+def test_windows_command_with_a_line_break_is_a_usage_error() -> None:
+    with pytest.raises(ConfigError, match="line breaks") as caught:
         WIN.plan_command([], ["python", "-c", "print(1)\nprint(2)"])
+    assert caught.value.exit_code == 2
 
 
 _ARG_TEXT = st.text(alphabet=st.one_of(

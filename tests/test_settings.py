@@ -485,3 +485,25 @@ def test_explicit_config_that_is_missing_is_a_config_error(world: World) -> None
         settings.load_config(Overrides(config="nope.toml"), world.host())
     assert info.value.exit_code == 2
     assert str(world.cwd / "nope.toml") in info.value.message
+
+
+def test_cache_named_on_the_command_line_or_config_beats_conda_pkgs_dirs(world: World) -> None:
+    environ = {"CONDA_PKGS_DIRS": str(world.root / "inherited-pkgs")}
+    assert world.resolve(environ=environ).pkgs_dir == world.root / "inherited-pkgs"
+    given = world.resolve(Overrides(cache_dir="c-cli"), environ)
+    assert given.pkgs_dir == world.cwd / "c-cli" / "pkgs"
+    configured = world.resolve(environ=environ, cfg='[cache]\ndir = "c-cfg"\n')
+    assert configured.pkgs_dir == world.project / "c-cfg" / "pkgs"
+
+
+def test_an_empty_copy_table_turns_copying_off(world: World) -> None:
+    assert world.resolve(cfg="[copy]\n").copy_dirs == ()
+    assert [d for _, d in world.resolve(cfg="[env]\n").copy_dirs] == [
+        "__shortcut__", "__home__", "__AppData__"]
+
+
+def test_a_micromamba_url_has_a_cache_folder_of_its_own(world: World) -> None:
+    by_url = world.resolve(Overrides(micromamba="https://mirror.example/mm/micromamba"))
+    assert by_url.micromamba.cache_key.startswith("url-")
+    assert by_url.micromamba.cache_key != world.resolve().micromamba.cache_key
+    assert world.resolve(Overrides(micromamba="2.3.0-1")).micromamba.cache_key == "2.3.0-1"
