@@ -244,7 +244,8 @@ def _create(args: argparse.Namespace, console: Console) -> tuple[int, dict[str, 
     options = Options(force=args.force, strict=args.strict, no_scripts=args.no_scripts,
                       dry_run=args.dry_run, unattended=args.yes or not _stdin_tty())
     with commands.opened_log(settings, "create", args.log_file,
-                             write_default=not args.dry_run) as log:
+                             write_default=not args.dry_run,
+                             on_command=console.detail) as log:
         summary = commands.create(settings, options, console.reporter(), log)
         console.summary(summary, settings, log.path)
     return errors.EXIT_OK, {"ok": True, **summary.as_json(),
@@ -255,7 +256,8 @@ def _run(args: argparse.Namespace, console: Console) -> tuple[int, dict[str, Any
     from bootstrap import commands
 
     settings = commands.settings_for(_overrides(args))
-    with commands.opened_log(settings, "run", args.log_file) as log:
+    with commands.opened_log(settings, "run", args.log_file,
+                             on_command=console.detail) as log:
         code = commands.run_command(settings, args.env, list(args.cmd), log, console.reporter())
     return code, {"ok": code == 0, "command_exit_code": code}
 
@@ -266,7 +268,8 @@ def _pack(args: argparse.Namespace, console: Console) -> tuple[int, dict[str, An
     from bootstrap import commands
 
     settings = commands.settings_for(_overrides(args))
-    with commands.opened_log(settings, "pack", args.log_file) as log:
+    with commands.opened_log(settings, "pack", args.log_file,
+                             on_command=console.detail) as log:
         result = commands.pack(settings, Path(args.out), args.platform, console.reporter(), log)
     console.pack_result(result)
     return errors.EXIT_OK, {"ok": True, **result.as_json()}
@@ -276,7 +279,8 @@ def _relocate(args: argparse.Namespace, console: Console) -> tuple[int, dict[str
     from bootstrap import commands
 
     settings = commands.settings_for(_overrides(args))
-    with commands.opened_log(settings, "relocate", args.log_file) as log:
+    with commands.opened_log(settings, "relocate", args.log_file,
+                             on_command=console.detail) as log:
         log.line(f"mambaboot relocate {args.env}")
         report = commands.relocate_env(settings, args.env, console.reporter())
     console.relocation(report)
@@ -289,7 +293,8 @@ def _shell(args: argparse.Namespace, console: Console) -> tuple[int, dict[str, A
     from bootstrap import commands
 
     settings = commands.settings_for(_overrides(args))
-    with commands.opened_log(settings, "shell", args.log_file) as log:
+    with commands.opened_log(settings, "shell", args.log_file,
+                             on_command=console.detail) as log:
         code = commands.shell(settings, args.env, log, console.reporter())
     return code, {"ok": code == 0, "shell_exit_code": code}
 
@@ -298,7 +303,8 @@ def _doctor(args: argparse.Namespace, console: Console) -> tuple[int, dict[str, 
     from bootstrap import commands
 
     settings = commands.settings_for(_overrides(args))
-    with commands.opened_log(settings, "doctor", args.log_file) as log:
+    with commands.opened_log(settings, "doctor", args.log_file,
+                             on_command=console.detail) as log:
         found = commands.doctor(settings, args.env, log)
     failed = console.checks(found)
     code = errors.EXIT_REFUSED if failed else errors.EXIT_OK
@@ -329,7 +335,8 @@ def _remove(args: argparse.Namespace, console: Console) -> tuple[int, dict[str, 
         if answer.strip().lower() not in ("y", "yes"):
             console.say("Nothing removed.")
             return errors.EXIT_OK, {"ok": True, "removed": False}
-    with commands.opened_log(settings, "remove", args.log_file) as log:
+    with commands.opened_log(settings, "remove", args.log_file,
+                             on_command=console.detail) as log:
         commands.remove(settings, info, console.reporter(), log)
     console.say(f"Removed {info.prefix}.", "bold", "green")
     return errors.EXIT_OK, {"ok": True, "removed": True, "prefix": str(info.prefix)}

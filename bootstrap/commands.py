@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +37,8 @@ def settings_for(over: Overrides, host: Host | None = None) -> Settings:
 
 @contextmanager
 def opened_log(settings: Settings, command: str, log_file: str | None,
-               write_default: bool = True) -> Iterator[RunLog]:
+               write_default: bool = True,
+               on_command: Callable[[str], None] | None = None) -> Iterator[RunLog]:
     """The run's log (default ``CACHE/logs``; none when ``write_default`` is False, as for a
     dry run that must change nothing); errors raised inside carry its path."""
     logs_dir = Path(settings.layout.logs)
@@ -49,6 +50,7 @@ def opened_log(settings: Settings, command: str, log_file: str | None,
         log = RunLog(path)
     except OSError:
         log = RunLog(None)
+    log.on_command = on_command
     if path is not None and not log_file:
         _prune(logs_dir)
     try:

@@ -220,7 +220,6 @@ class Pipeline:
             args = create_args(self.s, self.s.root_dir, specs=self._specs(),
                                explicit_file=explicit)
             self.claims.add(self.s.prefix)
-            self.r.detail("$ " + describe([str(mm.path), *args]))
             code, _ = run_micromamba(mm, args, env, self.log, self.r.output)
         if code != 0 or not (self.s.prefix / "conda-meta").is_dir():
             raise MicromambaError(

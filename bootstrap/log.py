@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -13,10 +14,12 @@ def timestamp() -> str:
 
 
 class RunLog:
-    """An append-only log file; a no-op sink when no file is open."""
+    """An append-only log file; a no-op sink when no file is open. ``on_command`` also
+    hears every command line started (``-v`` shows them)."""
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path
+        self.on_command: Callable[[str], None] | None = None
         self._file: BinaryIO | None = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -29,6 +32,12 @@ class RunLog:
 
     def line(self, text: str) -> None:
         self.raw(f"[{timestamp()}] {text}\n".encode("utf-8", "replace"))
+
+    def command(self, text: str) -> None:
+        """A child is started: ``text`` is its command line."""
+        self.line(f"$ {text}")
+        if self.on_command is not None:
+            self.on_command(f"$ {text}")
 
     def raw(self, data: bytes) -> None:
         if self._file is not None:

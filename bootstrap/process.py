@@ -59,7 +59,7 @@ def run(argv: Command, *, env: Mapping[str, str], log: RunLog, echo: Echo | None
     echoing it. Interrupts stop the child's whole process tree and raise ``Interrupted``;
     a ``timeout_s`` that passes stops it too and raises ``subprocess.TimeoutExpired``.
     """
-    log.line(f"$ {describe(argv)}" + (f"    (in {cwd})" if cwd else ""))
+    log.command(describe(argv) + (f"    (in {cwd})" if cwd else ""))
     proc = _start(_argv(argv), env, cwd, stdin)
     chunks: list[bytes] = []
 
@@ -129,7 +129,7 @@ def run_interactive(argv: Command, *, env: Mapping[str, str], log: RunLog,
     The child shares our console and process group, so Ctrl+C reaches it directly, as in
     any shell; mambaboot ignores it meanwhile and just waits.
     """
-    log.line(f"$ {describe(argv)}" + (f"    (in {cwd})" if cwd else ""))
+    log.command(describe(argv) + (f"    (in {cwd})" if cwd else ""))
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         proc = subprocess.Popen(_argv(argv), env=dict(env), cwd=cwd)
