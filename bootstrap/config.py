@@ -41,6 +41,12 @@ class ConfigFile:
     path: Path
     values: dict[tuple[str, str], Any] = field(default_factory=dict)
     tables: frozenset[str] = frozenset()  # tables present in the file, even empty ones
+    text: str = ""
+
+    def where(self, table: str, key: str) -> str:
+        """``FILE, line N: [table] key`` for messages about a value."""
+        line = line_of(self.text, table, key)
+        return f"{self.path}" + (f", line {line}" if line else "") + f": [{table}] {key}"
 
     @property
     def folder(self) -> Path:
@@ -80,7 +86,7 @@ def load(path: Path) -> ConfigFile:
             f"{path}: invalid TOML: {err}",
             hint='Fix the syntax at that line (strings need quotes; lists look like ["a", "b"]).',
         ) from err
-    return ConfigFile(path, _validate(path, text, data), frozenset(data))
+    return ConfigFile(path, _validate(path, text, data), frozenset(data), text)
 
 
 def _validate(path: Path, text: str, data: dict[str, Any]) -> dict[tuple[str, str], Any]:

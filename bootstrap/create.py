@@ -28,7 +28,7 @@ from bootstrap.log import RunLog
 from bootstrap.micromamba import Micromamba, create_args, micromamba_env, obtain, run_micromamba
 from bootstrap.platform import Platform
 from bootstrap.preflight import PrefixState
-from bootstrap.process import describe
+from bootstrap.process import describe, stop_orphan
 from bootstrap.receipt import DONE, RUNNING, Receipt
 from bootstrap.report import Reporter
 from bootstrap.settings import Settings
@@ -166,12 +166,19 @@ class Pipeline:
             if found.state is PrefixState.INTERRUPTED_CREATE:
                 self.r.warn(f"{self.s.prefix} was left half-made by an interrupted run; "
                             "rebuilding it.")
+                self._stop_leftover()
             self.summary.outcome = "rebuilt"
             self.r.detail(f"removing {self.s.prefix} (made by mambaboot)")
             fsutil.remove_tree(self.s.prefix)
             return None
         assert found.receipt is not None  # noqa: S101 - "resume" needs a receipt
         return self._resume(found.receipt)
+
+    def _stop_leftover(self) -> None:
+        """A killed mambaboot cannot stop its micromamba; stop it before rebuilding."""
+        pid = self.claims.leftover_pid(self.s.prefix)
+        if pid is not None and stop_orphan(pid, str(self.s.prefix)):
+            self.r.warn(f"Stopped micromamba (pid {pid}) left running by that run.")
 
     def _resume(self, receipt: Receipt) -> Receipt:
         if receipt.complete and not self.o.no_scripts and \
@@ -220,7 +227,9 @@ class Pipeline:
             args = create_args(self.s, self.s.root_dir, specs=self._specs(),
                                explicit_file=explicit)
             self.claims.add(self.s.prefix)
-            code, _ = run_micromamba(mm, args, env, self.log, self.r.output)
+            code, _ = run_micromamba(
+                mm, args, env, self.log, self.r.output,
+                on_start=lambda pid: self.claims.note_pid(self.s.prefix, pid))
         if code != 0 or not (self.s.prefix / "conda-meta").is_dir():
             raise MicromambaError(
                 f"micromamba could not create {self.s.prefix} (exit code {code}).",

@@ -12,7 +12,7 @@ import ssl
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,17 +48,20 @@ class NetOptions:
     backoff_s: float = 0.5
 
     @classmethod
-    def from_env(cls, environ: dict[str, str], **kw: Any) -> NetOptions:
-        def number(name: str, default: float) -> float:
+    def from_env(cls, environ: Mapping[str, str], **kw: Any) -> NetOptions:
+        """Tuning from MAMBABOOT_* variables; a value that is not a sensible number
+        (negative, zero timeouts, infinite, NaN, text) falls back to the default."""
+        def number(name: str, default: float, low: float, high: float) -> float:
             try:
-                return float(environ.get(name, default))
+                value = float(environ.get(name, default))
             except ValueError:
                 return default
+            return value if low <= value <= high else default
 
-        return cls(connect_timeout_s=number("MAMBABOOT_CONNECT_TIMEOUT_S", 15.0),
-                   read_timeout_s=number("MAMBABOOT_READ_TIMEOUT_S", 60.0),
-                   retries=int(number("MAMBABOOT_RETRIES", 4)),
-                   backoff_s=number("MAMBABOOT_BACKOFF_S", 0.5), **kw)
+        return cls(connect_timeout_s=number("MAMBABOOT_CONNECT_TIMEOUT_S", 15.0, 0.01, 3600),
+                   read_timeout_s=number("MAMBABOOT_READ_TIMEOUT_S", 60.0, 0.01, 3600),
+                   retries=int(number("MAMBABOOT_RETRIES", 4, 0, 20)),
+                   backoff_s=number("MAMBABOOT_BACKOFF_S", 0.5, 0, 60), **kw)
 
 
 class _Retryable(Exception):

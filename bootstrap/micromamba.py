@@ -15,7 +15,7 @@ import stat
 import subprocess
 import tarfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -274,11 +274,12 @@ def _not_starting(path: Path, detail: str) -> MicromambaError:
 
 
 def run_micromamba(mm: Micromamba, args: list[str], env: dict[str, str], log: RunLog,
-                   echo: Echo | None, *, capture: bool = False) -> tuple[int, bytes]:
+                   echo: Echo | None, *, capture: bool = False,
+                   on_start: Callable[[int], None] | None = None) -> tuple[int, bytes]:
     """The one function that runs micromamba: an argument list, output streamed and logged."""
     argv = [str(mm.path), *args]
     try:
-        done = run(argv, env=env, log=log, echo=echo, capture=capture)
+        done = run(argv, env=env, log=log, echo=echo, capture=capture, on_start=on_start)
     except OSError as err:
         raise _not_starting(mm.path, str(err)) from err
     return done.returncode, done.output

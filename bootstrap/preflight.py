@@ -56,6 +56,25 @@ class Claims:
         write_json_atomic(self._path(prefix), {"prefix": str(prefix), "pid": os.getpid(),
                                                "started": timestamp(), "time": time.time()})
 
+    def note_pid(self, prefix: Path, pid: int) -> None:
+        """Remember micromamba's pid: if mambaboot is killed, the next run stops it."""
+        data = self._read(prefix)
+        if data is not None:
+            data["micromamba_pid"] = pid
+            write_json_atomic(self._path(prefix), data)
+
+    def leftover_pid(self, prefix: Path) -> int | None:
+        data = self._read(prefix)
+        pid = data.get("micromamba_pid") if data else None
+        return pid if isinstance(pid, int) and pid > 0 else None
+
+    def _read(self, prefix: Path) -> dict[str, object] | None:
+        try:
+            data = json.loads(self._path(prefix).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) and data.get("prefix") == str(prefix) else None
+
     def made(self, prefix: Path) -> bool:
         """True when a claim for ``prefix`` exists and everything at the top of the prefix
         appeared after it: a ``create`` that was cut off before the receipt was written."""

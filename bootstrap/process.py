@@ -52,7 +52,8 @@ def describe(argv: Command) -> str:
 
 def run(argv: Command, *, env: Mapping[str, str], log: RunLog, echo: Echo | None = None,
         cwd: Path | None = None, capture: bool = False, timeout_s: float | None = None,
-        stdin: int | None = subprocess.DEVNULL) -> Completed:
+        stdin: int | None = subprocess.DEVNULL,
+        on_start: Callable[[int], None] | None = None) -> Completed:
     """Run ``argv`` with its output streamed to ``echo`` and the log.
 
     ``capture`` keeps the output (for small queries such as ``--version``) instead of
@@ -61,6 +62,8 @@ def run(argv: Command, *, env: Mapping[str, str], log: RunLog, echo: Echo | None
     """
     log.command(describe(argv) + (f"    (in {cwd})" if cwd else ""))
     proc = _start(_argv(argv), env, cwd, stdin)
+    if on_start is not None:
+        on_start(proc.pid)
     chunks: list[bytes] = []
 
     def sink(data: bytes) -> None:
@@ -190,6 +193,44 @@ def _group_gone(proc: subprocess.Popen[bytes], wait_s: float) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def command_line_of(pid: int) -> str | None:
+    """The command line of a running process (POSIX), or None when it is gone."""
+    proc_file = Path(f"/proc/{pid}/cmdline")
+    if proc_file.parent.is_dir():
+        try:
+            return proc_file.read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+        except OSError:
+            return None
+    try:
+        done = subprocess.run(["ps", "-ww", "-o", "command=", "-p", str(pid)],
+                              capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() or None
+
+
+def stop_orphan(pid: int, marker: str) -> bool:
+    """Stop a child a killed mambaboot left behind (it leads its own process group), but
+    only when its command line still shows ``marker`` (pids are reused). POSIX only: on
+    Windows the job object took it down with its parent."""
+    if IS_WINDOWS:
+        return False
+    line = command_line_of(pid)
+    if line is None or marker not in line:
+        return False
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            return True
+        deadline = time.monotonic() + GRACE_S
+        while time.monotonic() < deadline:
+            if command_line_of(pid) is None:
+                return True
+            time.sleep(0.05)
+    return True
 
 
 def install_signal_handlers() -> None:

@@ -8,15 +8,18 @@ import os
 import re
 import string
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
-from typing import Any
+from typing import Any, TypeVar
 
 from bootstrap import config, frozen, paths
 from bootstrap.errors import ConfigError
 from bootstrap.platform import CURRENT, Platform, host_subdir
 
+_T = TypeVar("_T")
+_OPTION_NAMES = {"name": "NAME (command line)", "python": "PYTHON (command line)",
+                 "channels": "-c/--channel", "specs": "--spec"}
 DEFAULT_CHANNELS = ("conda-forge",)
 DEFAULT_SPECS = ("conda", "mamba", "uv")
 DEFAULT_COPY = ("__shortcut__", "__home__", "__AppData__")
@@ -147,12 +150,20 @@ def load_config(over: Overrides, host: Host) -> config.ConfigFile | None:
 
 
 def resolve(over: Overrides, host: Host, cfg: config.ConfigFile | None = None) -> Settings:
-    """Apply the precedence rules and validate every value."""
+    """Apply the precedence rules and validate every value; an invalid value is reported
+    with where it came from (the option, the config file's line, the variable)."""
     src = _Sources(over, cfg, host)
-    name = paths.validate_name(src.value("name", "env", "name", "MAMBABOOT_NAME") or "py")
+    for attr in ("name", "python"):
+        if getattr(over, attr) == "":
+            raise ConfigError(f"The {'environment name' if attr == 'name' else 'Python version'}"
+                              " given on the command line is empty.",
+                              hint="Leave it out for the default, or give a value.")
+    name = src.checked(("name", "env", "name", "MAMBABOOT_NAME"), lambda: paths.validate_name(
+        src.value("name", "env", "name", "MAMBABOOT_NAME") or "py"))
     python = src.value("python", "env", "python", "MAMBABOOT_PYTHON")
     if python:
-        paths.validate_python(python)
+        src.checked(("python", "env", "python", "MAMBABOOT_PYTHON"),
+                    lambda: paths.validate_python(python))
     envs_dir = src.path("envs_dir", "env", "envs_dir", "MAMBABOOT_ENVS_DIR", "PY_ENVS")
     if envs_dir is None:
         envs_dir = Path(paths.default_envs_dir(host.drive, host.cwd, _exists))
@@ -170,8 +181,10 @@ def resolve(over: Overrides, host: Host, cfg: config.ConfigFile | None = None) -
         subdir=host.subdir,
         name=name,
         python=python,
-        specs=_specs(src, python),
-        channels=_channels(src),
+        specs=src.checked(("specs", "env", "specs", "MAMBABOOT_SPECS"),
+                          lambda: _specs(src, python)),
+        channels=src.checked(("channels", "env", "channels", "MAMBABOOT_CHANNELS"),
+                             lambda: _channels(src)),
         env_file=src.path("file", "env", "file", "MAMBABOOT_FILE"),
         prefix=prefix,
         envs_dir=envs_dir,
@@ -231,6 +244,29 @@ class _Sources:
     def _drive(self, value: str) -> str:
         return paths.expand_drive(value, self.host.drive)
 
+    def origin(self, attr: str, table: str, key: str, *env: str) -> str:
+        """Where a setting comes from, by the same precedence as ``value``."""
+        if attr and getattr(self.over, attr, None) not in (None, "", ()):
+            return _OPTION_NAMES.get(attr, "--" + attr.replace("_", "-"))
+        if self.cfg and key and self.cfg.get(table, key) not in (None, ""):
+            return self.cfg.where(table, key)
+        if self.cfg and not key and table in self.cfg.tables:
+            return f"{self.cfg.path}: [{table}]"
+        for var in env:
+            if var and self.host.environ.get(var):
+                return f"environment variable {var}"
+        return "the defaults"
+
+    def checked(self, where: tuple[str, str, str, str], check: Callable[[], _T]) -> _T:
+        """Run ``check``; a ConfigError it raises is prefixed with the value's origin."""
+        try:
+            return check()
+        except ConfigError as err:
+            origin = self.origin(*where)
+            if origin in err.message:
+                raise
+            raise ConfigError(f"{origin}: {err.message}", hint=err.hint) from None
+
 
 def _absolute(value: str | PurePath, base: Path) -> Path:
     path = Path(os.path.expanduser(str(value)))
@@ -272,12 +308,16 @@ def _pkgs_dir(host: Host, cache_dir: Path, explicit_cache: bool) -> Path:
 
 
 def _micromamba(src: _Sources) -> MicromambaRequest:
+    """Where micromamba comes from; each invalid part is reported with its own origin."""
     given = src.over.micromamba or src.host.environ.get("MAMBABOOT_MICROMAMBA")
     cfg = src.cfg.table("micromamba") if src.cfg else {}
     sha = src.over.micromamba_sha256 or cfg.get("sha256") \
         or src.host.environ.get("MAMBABOOT_MICROMAMBA_SHA256")
     if sha and not _SHA256_RE.fullmatch(sha):
-        raise ConfigError(f"Invalid micromamba sha256 {sha!r}: expected 64 hex characters.")
+        where = src.origin("micromamba_sha256", "micromamba", "sha256",
+                           "MAMBABOOT_MICROMAMBA_SHA256")
+        raise ConfigError(f"{where}: invalid micromamba sha256 {sha!r}: expected 64 hex "
+                          "characters.")
     template = cfg.get("url") or DEFAULT_URL_TEMPLATE
     request = MicromambaRequest(version=cfg.get("version") or "latest", url_template=template,
                                 sha256=sha.lower() if sha else None)
@@ -285,13 +325,17 @@ def _micromamba(src: _Sources) -> MicromambaRequest:
     if given and src.over.micromamba is None and names_binary:
         given = None  # a config file that names micromamba outranks the environment
     if given:
-        request = _micromamba_from_option(given, request, src.host.cwd)
+        request = src.checked(("micromamba", "", "", "MAMBABOOT_MICROMAMBA"),
+                              lambda: _micromamba_from_option(given, request, src.host.cwd))
     if not _VERSION_RE.fullmatch(request.version):
-        raise ConfigError(f"Invalid micromamba version {request.version!r}.",
+        where = src.origin("micromamba", "micromamba", "version", "MAMBABOOT_MICROMAMBA")
+        raise ConfigError(f"{where}: invalid micromamba version {request.version!r}.",
                           hint="Use 'latest' or a release tag such as 2.3.0-1.")
     if not _template_ok(request.url_template):
-        raise ConfigError(f"Invalid micromamba url template {request.url_template!r}.",
-                          hint="Only {version} and {platform} may appear in braces.")
+        raise ConfigError(f"{src.origin('', 'micromamba', 'url')}: invalid micromamba url "
+                          f"template {request.url_template!r}.",
+                          hint="Only {version} and {platform} may appear in braces, with no "
+                               "conversion or format spec.")
     return request
 
 
@@ -307,7 +351,7 @@ def _micromamba_from_option(given: str, request: MicromambaRequest,
     path = _absolute(given, cwd)
     if not path.is_file():
         raise ConfigError(
-            f"--micromamba {given}: no such file ({path}).",
+            f"micromamba {given!r}: no such file ({path}), and not a URL or a version.",
             hint="Give the path of a micromamba executable, a URL, or a version like 2.3.0-1.",
         )
     return MicromambaRequest(path=path, **fields)
@@ -315,10 +359,12 @@ def _micromamba_from_option(given: str, request: MicromambaRequest,
 
 def _template_ok(template: str) -> bool:
     try:
-        fields = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
+        parts = list(string.Formatter().parse(template))
     except ValueError:  # unbalanced braces
         return False
-    return fields <= {"version", "platform"}
+    fields = [(f, spec, conv) for _, f, spec, conv in parts if f is not None]
+    return all(f in ("version", "platform") and not spec and conv is None
+               for f, spec, conv in fields)
 
 
 def _scripts_dir(src: _Sources) -> Path | None:
@@ -335,7 +381,8 @@ def _copy_dirs(src: _Sources) -> tuple[tuple[Path, str], ...]:
     out = []
     for source, dest in pairs:
         if Path(dest).is_absolute() or ".." in Path(dest).parts:
-            raise ConfigError(f"[copy] {source} = {dest!r}: the destination must be a folder "
+            where = src.cfg.where("copy", source) if src.cfg else "[copy]"
+            raise ConfigError(f"{where} = {dest!r}: the destination must be a folder "
                               "inside the environment (a relative path without '..').")
         out.append((_absolute(source, src.base), dest))
     return tuple(out)

@@ -3,16 +3,19 @@ frozen executable, chosen by parametrisation), and the loopback project used end
 
 from __future__ import annotations
 
+import datetime
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from tests.project import Project
+from tests.standin import reliability
+from tests.standin.containment import VERDICTS as CONTAINMENT_VERDICTS
 from tests.standin.fixtures import *  # noqa: F403 - stand-in micromamba, channel, server
 from tests.standin.fixtures import CondaChannel, MicromambaRelease
 
@@ -164,3 +167,75 @@ def project(tmp_path: Path, conda_channel: CondaChannel,
     proj.root.mkdir()
     proj.write_config()
     return proj
+
+
+
+# -- reliability report (docs/reliability.md) -----------------------------------------------
+# Tests marked ``fault(category, description, expect=...)`` are tallied by
+# tests/standin/reliability.py; ``fault_count(n)`` reports cases a test tried. A full run
+# (``make test``: the testpaths, nothing deselected, not stopped early) writes the table;
+# MAMBABOOT_RELIABILITY_REPORT=FILE writes it from any run, to FILE.
+
+_TALLIES = pytest.StashKey[reliability.Tallies]()
+_PARTIAL = pytest.StashKey[bool]()
+_OUTCOME = pytest.StashKey[str]()
+_EXAMPLES = pytest.StashKey[int]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_TALLIES] = {}
+    config.stash[_PARTIAL] = False
+
+
+def pytest_deselected(items: Sequence[pytest.Item]) -> None:
+    if any(item.get_closest_marker("fault") is not None for item in items):
+        items[0].config.stash[_PARTIAL] = True
+
+
+@pytest.fixture
+def fault_count(request: pytest.FixtureRequest) -> Callable[[int], None]:
+    """``fault_count(n)``: this fault test tried ``n`` more cases (shown in the table)."""
+
+    def add(count: int) -> None:
+        request.node.stash[_EXAMPLES] = request.node.stash.get(_EXAMPLES, 0) + count
+
+    return add
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
+                              ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    mark = item.get_closest_marker("fault")
+    if mark is None:
+        return report
+    outcome = item.stash.get(_OUTCOME, "passed")
+    if report.failed:
+        outcome = "failed"
+    elif report.skipped and outcome != "failed":
+        outcome = "skipped"
+    item.stash[_OUTCOME] = outcome
+    if report.when == "teardown":
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        flavour = str(params.get("mambaboot", "frozen" if "frozen" in getattr(
+            item, "fixturenames", ()) else "in-process"))
+        reliability.record(item.config.stash[_TALLIES], mark.args,
+                           str(mark.kwargs.get("expect", "")), node_id=item.nodeid,
+                           flavour=flavour, outcome=outcome,
+                           examples=item.stash.get(_EXAMPLES, 0),
+                           contained=CONTAINMENT_VERDICTS.pop(item.nodeid, None))
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitCode) -> None:
+    config = session.config
+    tallies = config.stash.get(_TALLIES, {})
+    forced = os.environ.get("MAMBABOOT_RELIABILITY_REPORT")
+    full = (config.args_source is pytest.Config.ArgsSource.TESTPATHS
+            and not config.stash.get(_PARTIAL, False) and not session.shouldstop
+            and not session.shouldfail
+            and exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED))
+    if tallies and (forced or full):
+        target = Path(forced) if forced else REPO / "docs" / "reliability.md"
+        target.write_text(reliability.markdown(tallies.values(), datetime.date.today()),
+                          encoding="utf-8")

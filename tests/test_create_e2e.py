@@ -99,6 +99,8 @@ def test_scripts_run_inside_the_activated_environment(
     assert "Ignoring inherited Python/conda variables" in result.err
 
 
+@pytest.mark.fault("integrity", "wrong sha256 pinned in the config",
+                   expect="exit 5 `Checksum mismatch` with both hashes; nothing kept, nothing run")
 def test_checksum_mismatch_exits_5_and_keeps_nothing(
         mambaboot: Mambaboot, project: Project, micromamba_release: Any) -> None:
     wrong = hashlib.sha256(b"something else").hexdigest()

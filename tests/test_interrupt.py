@@ -50,6 +50,9 @@ def use_fast_release(project: Project, factory: Release) -> None:
     project.write_config()
 
 
+@pytest.mark.fault("interruption", "SIGINT and SIGTERM during micromamba create",
+                   expect="exit 130/143; micromamba's tree stopped; receipt incomplete; the "
+                          "next run rebuilds and completes")
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_during_create_stops_micromamba_and_the_next_run_rebuilds(
         mambaboot: Mambaboot, project: Project, micromamba_release_factory: Release,
@@ -73,6 +76,9 @@ def test_signal_during_create_stops_micromamba_and_the_next_run_rebuilds(
     assert project.receipt()["complete"] is True
 
 
+@pytest.mark.fault("interruption", "SIGINT (Ctrl+C) during a post-install script",
+                   expect="exit 130; the script's children stopped; the next run resumes at "
+                          "that script")
 def test_ctrl_c_during_a_script_resumes_at_that_script(
         mambaboot: Mambaboot, project: Project) -> None:
     marker = project.root / "started"

@@ -7,6 +7,8 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import Mambaboot
 from tests.project import Project
 from tests.standin.fixtures import MicromambaRelease, StandinFactory
@@ -41,6 +43,8 @@ def test_cached_micromamba_is_reused_without_network(
     assert "from cache" in second.out
 
 
+@pytest.mark.fault("integrity", "cached micromamba altered on disk",
+                   expect="detected on next use (warning `altered`), fetched again, exit 0")
 def test_altered_cached_micromamba_is_detected_and_fetched_again(
         mambaboot: Mambaboot, project: Project, micromamba_release: MicromambaRelease,
         http_server: LoopbackServer) -> None:

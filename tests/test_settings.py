@@ -206,7 +206,7 @@ def test_cache_dir_precedence(world: World) -> None:
 
 
 def test_empty_values_do_not_override(world: World) -> None:
-    s = world.resolve(Overrides(name=""), {"MAMBABOOT_NAME": "", "PY_ENVS": ""},
+    s = world.resolve(Overrides(), {"MAMBABOOT_NAME": "", "PY_ENVS": ""},
                       '[env]\nname = ""\nenvs_dir = ""\nprefix = ""\n')
     assert s.name == "py"
     assert s.prefix == world.cwd / "py"
@@ -284,7 +284,7 @@ def test_specs_from_the_environment_are_a_comma_list(world: World) -> None:
                                   " --offline"])
 def test_invalid_specs_are_config_errors(world: World, spec: str) -> None:
     err = config_error(world, Overrides(specs=(spec,)))
-    assert err.message == f"Invalid package spec {spec!r}."
+    assert err.message == f"--spec: Invalid package spec {spec!r}."
 
 
 def test_channel_precedence(world: World) -> None:
@@ -375,8 +375,9 @@ def test_micromamba_option_as_path_relative_to_cwd(world: World) -> None:
 
 def test_micromamba_path_that_is_not_a_file_is_a_config_error(world: World) -> None:
     err = config_error(world, Overrides(micromamba="tools/micromamba.exe"))
-    assert err.message == ("--micromamba tools/micromamba.exe: no such file "
-                           f"({world.cwd / 'tools' / 'micromamba.exe'}).")
+    assert err.message == ("--micromamba: micromamba 'tools/micromamba.exe': no such file "
+                           f"({world.cwd / 'tools' / 'micromamba.exe'}), and not a URL or a "
+                           "version.")
     (world.cwd / "mmdir").mkdir()
     assert "no such file" in config_error(world, Overrides(micromamba="mmdir")).message
 
@@ -442,7 +443,7 @@ def test_cli_version_applies_to_a_configured_mirror_template(world: World) -> No
 ])
 def test_invalid_micromamba_settings_are_config_errors(world: World, over: Overrides,
                                                        cfg: str | None, text: str) -> None:
-    assert text in config_error(world, over, cfg=cfg).message
+    assert text.lower() in config_error(world, over, cfg=cfg).message.lower()
 
 
 # -- finding the config ----------------------------------------------------------------------
