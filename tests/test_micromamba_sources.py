@@ -14,6 +14,8 @@ from tests.project import Project
 from tests.standin.fixtures import MicromambaRelease, StandinFactory
 from tests.standin.server import LoopbackServer
 
+pytestmark = pytest.mark.posix  # the stand-in micromamba is a POSIX script
+
 
 def cached_binary(project: Project, release: MicromambaRelease) -> Path:
     return project.cache / "micromamba" / release.version / "micromamba"
