@@ -17,12 +17,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from bootstrap import __version__, checksum, frozen, fsutil
+from bootstrap import __version__, checks, checksum, frozen, fsutil
 from bootstrap.errors import ChecksumError, ConfigError, MicromambaError, RefusedError
+from bootstrap.inputs import differences, inputs_of
 from bootstrap.log import RunLog, timestamp
 from bootstrap.micromamba import (
     Micromamba,
     create_args,
+    export_explicit,
     fetch_into_cache,
     micromamba_env,
     obtain,
@@ -54,21 +56,34 @@ class Bundle:
     name: str
     packages: tuple[Package, ...]
     micromamba: dict[str, str]
+    inputs: dict[str, Any]
+    written: tuple[str, ...]  # what pack wrote besides CACHE (so a refresh may replace it)
 
     @classmethod
     def load(cls, root: Path) -> Bundle | None:
-        """The bundle described by ``root/bundle.json``, or None when there is none."""
-        path = root / MANIFEST
-        if not path.is_file():
+        """The bundle described by ``root/bundle.json``; None when there is none, or when
+        that file is not mambaboot's (a ``bundle.json`` of some other tool)."""
+        data = _manifest(root)
+        if data is None:
             return None
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
             packages = tuple(Package(**p) for p in data["packages"])
             return cls(root, str(data["subdir"]), str(data["name"]), packages,
-                       dict(data.get("micromamba") or {}))
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            raise ConfigError(f"The bundle manifest {path} is unreadable: {err}",
+                       dict(data.get("micromamba") or {}), dict(data.get("inputs") or {}),
+                       tuple(str(w) for w in data.get("written") or ()))
+        except (ValueError, KeyError, TypeError) as err:
+            raise ConfigError(f"The bundle manifest {root / MANIFEST} is damaged: {err}",
                               hint="Pack the bundle again with 'mambaboot pack'.") from err
+
+    def check_inputs(self, wanted: dict[str, Any]) -> None:
+        """The bundle must hold the environment asked for, not an older one."""
+        changed = differences(self.inputs, wanted)
+        if changed:
+            raise ConfigError(
+                f"The bundle in {self.root} was packed for another environment "
+                f"({'; '.join(changed)}).",
+                hint="Use the bundle's own mambaboot.toml, or pack again with these settings "
+                     "on a machine with network.")
 
     def archive(self, package: Package) -> Path:
         return self.root.joinpath(*package.file.split("/"))
@@ -97,6 +112,16 @@ class Bundle:
         return "\n".join(lines) + "\n"
 
 
+def _manifest(root: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("format") != FORMAT or "mambaboot" not in data:
+        return None
+    return data
+
+
 def find(settings: Settings) -> Bundle | None:
     """A bundle beside the config file or the executable."""
     for folder in dict.fromkeys(f for f in (settings.config_dir, settings.app_dir) if f):
@@ -106,18 +131,34 @@ def find(settings: Settings) -> Bundle | None:
     return None
 
 
-def network_reachable(channels: tuple[str, ...], timeout_s: float = PROBE_TIMEOUT_S) -> bool:
-    """Can the first channel's host be reached at all (a TCP connect, no data)?"""
-    url = channels[0] if channels and "://" in channels[0] else "https://conda.anaconda.org"
+def network_reachable(channels: tuple[str, ...], env: Mapping[str, str],
+                      timeout_s: float = PROBE_TIMEOUT_S) -> bool:
+    """Can the first channel's host, or the proxy that would carry the request, be reached
+    at all (a TCP connect, no data)?"""
+    url = checks.channel_url(channels[0] if channels else "conda-forge")
     parts = urlsplit(url)
     if parts.scheme == "file":
         return True
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    target = _proxy_for(parts.scheme, parts.hostname or "", env) or url
+    where = urlsplit(target)
+    port = where.port or (443 if where.scheme == "https" else 80)
     try:
-        with socket.create_connection((parts.hostname or "", port), timeout=timeout_s):
+        with socket.create_connection((where.hostname or "", port), timeout=timeout_s):
             return True
     except OSError:
         return False
+
+
+def _proxy_for(scheme: str, host: str, env: Mapping[str, str]) -> str | None:
+    """The proxy URL the environment's HTTP(S)_PROXY/NO_PROXY give for ``host``."""
+    lowered = {k.lower(): v for k, v in env.items() if v}
+    proxy = lowered.get(f"{scheme}_proxy")
+    if not proxy:
+        return None
+    bypass = [h.strip().lstrip(".") for h in lowered.get("no_proxy", "").split(",") if h.strip()]
+    if "*" in bypass or any(host == h or host.endswith("." + h) for h in bypass):
+        return None
+    return proxy if "://" in proxy else f"http://{proxy}"
 
 
 def parse_explicit(text: str) -> list[tuple[str, str]]:
@@ -162,20 +203,25 @@ class PackResult:
                 "warnings": self.warnings}
 
 
-def check_out_dir(out: Path) -> None:
-    """Pack only into an empty folder or over an earlier bundle, never over other files."""
+def check_out_dir(out: Path) -> tuple[str, ...]:
+    """Pack only into an empty folder or over an earlier bundle, never over other files;
+    returns what the earlier bundle wrote (and a refresh may therefore replace)."""
     if out.exists() and not out.is_dir():
         raise RefusedError(f"{out} exists and is not a folder.", hint="Choose another --out.")
-    if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).is_file():
+    if not out.is_dir() or not any(out.iterdir()):
+        return ()
+    earlier = _manifest(out)
+    if earlier is None:
         raise RefusedError(f"{out} is not empty and holds no mambaboot bundle.",
                            hint="Pack into an empty folder (or an earlier bundle to refresh "
                                 "it); mambaboot never overwrites other files.")
+    return tuple(str(w) for w in earlier.get("written") or ())
 
 
 def pack(settings: Settings, out: Path, subdir: str, reporter: Reporter, log: RunLog,
          base_env: Mapping[str, str]) -> PackResult:
     """Write a self-contained bundle for ``subdir`` into ``out``."""
-    check_out_dir(out)
+    earlier = check_out_dir(out)
     cache = out / "CACHE"
     bundle_settings = dataclasses.replace(settings, cache_dir=cache, pkgs_dir=cache / "pkgs")
     reporter.stage("micromamba")
@@ -187,14 +233,15 @@ def pack(settings: Settings, out: Path, subdir: str, reporter: Reporter, log: Ru
     packages = [_package(out, bundle_settings.pkgs_dir, url, md5) for url, md5 in lines]
     reporter.stage("bundle", str(out))
     result = PackResult(out, subdir, len(packages), sum(p.size for p in packages), None, [])
-    _copy_inputs(settings, out, result)
+    written = _copy_inputs(settings, out, result, earlier)
     _write_lock(out, settings, subdir, packages)
     (out / "mambaboot.toml").write_text(bundle_config(settings, target_mm, subdir),
                                         encoding="utf-8")
+    target = dataclasses.replace(settings, subdir=subdir)
     write_json_atomic(out / MANIFEST, {
         "format": FORMAT, "created": timestamp(), "mambaboot": __version__, "subdir": subdir,
-        "name": settings.prefix.name, "micromamba": target_mm,
-        "packages": [dataclasses.asdict(p) for p in packages]})
+        "name": settings.prefix.name, "micromamba": target_mm, "inputs": inputs_of(target),
+        "written": written, "packages": [dataclasses.asdict(p) for p in packages]})
     return result
 
 
@@ -203,8 +250,9 @@ def _bundle_micromamba(settings: Settings, bundle_settings: Settings, host_mm: M
                        base_env: Mapping[str, str]) -> dict[str, str]:
     """micromamba for the target platform, in the bundle's cache with its sha256."""
     if subdir == settings.subdir:
-        target = Path(bundle_settings.layout.micromamba_dir(settings.micromamba.cache_key)) / \
-            host_mm.path.name
+        # where the bundle's config (version, no url) makes the target machine look
+        target = Path(bundle_settings.layout.micromamba_dir(settings.micromamba.version)) / \
+            settings.platform.micromamba_name()
         if host_mm.path.resolve() != target.resolve():
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(host_mm.path, target)
@@ -215,6 +263,13 @@ def _bundle_micromamba(settings: Settings, bundle_settings: Settings, host_mm: M
                                 platform=platform_for_subdir(subdir), offline=False)
     reporter.info(f"fetching micromamba for {subdir}")
     path, digest = fetch_into_cache(other, reporter)
+    final = Path(bundle_settings.layout.micromamba_dir(settings.micromamba.version)) / \
+        other.platform.micromamba_name()
+    if path != final:  # a --micromamba URL is cached under its own key; the bundle's
+        final.parent.mkdir(parents=True, exist_ok=True)  # config looks up the version
+        shutil.copy2(path, final)
+        final.with_name("micromamba.sha256").write_text(digest, encoding="ascii")
+        path = final
     return {"version": settings.micromamba.version, "sha256": digest,
             "file": path.relative_to(bundle_settings.cache_dir.parent).as_posix()}
 
@@ -237,14 +292,13 @@ def _download_packages(settings: Settings, mm: Micromamba, subdir: str, reporter
                                   f"(exit code {code}).",
                                   hint="Its messages are above and in the log; check the "
                                        "specs and that the channels offer that platform.")
-        code, out = run_micromamba(
-            mm, ["env", "export", "--explicit", "--md5", "-r", str(staged.root_dir), "-p",
-                 str(staging)], env, log, None, capture=True)
-        if code != 0:
-            raise MicromambaError(f"micromamba could not export the package list (exit {code}).")
+        text = export_explicit(mm, staged.root_dir, staging, env, log)
+        if text is None:
+            raise MicromambaError("micromamba could not export the package list.",
+                                  hint=f"Its messages are in the log {log.path}.")
     finally:
         fsutil.remove_tree(staging.parent)
-    return parse_explicit(out.decode("utf-8", "replace"))
+    return parse_explicit(text)
 
 
 def _package(out: Path, pkgs_dir: Path, url: str, md5: str) -> Package:
@@ -269,8 +323,11 @@ def _write_lock(out: Path, settings: Settings, subdir: str, packages: list[Packa
     lock.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def _copy_inputs(settings: Settings, out: Path, result: PackResult) -> None:
-    """The executable itself, the scripts, the environment file and template folders."""
+def _copy_inputs(settings: Settings, out: Path, result: PackResult,
+                 earlier: tuple[str, ...]) -> list[str]:
+    """The executable itself, the scripts, the environment file and template folders;
+    returns the names written (only those an earlier pack wrote are ever replaced)."""
+    written: list[str] = []
     exe = frozen.executable()
     if exe is None:
         result.warnings.append("Running from source: no mambaboot executable was copied; put "
@@ -282,22 +339,37 @@ def _copy_inputs(settings: Settings, out: Path, result: PackResult) -> None:
                                    f"{result.subdir} build of mambaboot next to it.")
         result.executable = out / exe.name
         if exe.resolve() != result.executable.resolve():
-            shutil.copy2(exe, result.executable)
+            _place(out, exe.name, earlier, lambda t: shutil.copy2(exe, t))
+            written.append(exe.name)
     if settings.scripts_dir is not None:
-        _copy_tree(settings.scripts_dir, out / "scripts")
+        source = settings.scripts_dir
+        _place(out, "scripts", earlier, lambda t: shutil.copytree(source, t, symlinks=True))
+        written.append("scripts")
     if settings.env_file is not None:
-        shutil.copy2(settings.env_file, out / settings.env_file.name)
-    for source, _dest in settings.copy_dirs:
-        if source.is_dir():
-            _copy_tree(source, out / source.name)
+        env_file = settings.env_file
+        _place(out, env_file.name, earlier, lambda t: shutil.copy2(env_file, t))
+        written.append(env_file.name)
+    for folder, _dest in settings.copy_dirs:
+        if folder.is_dir():
+            _place(out, folder.name, earlier,
+                   lambda t, f=folder: shutil.copytree(f, t, symlinks=True))
+            written.append(folder.name)
+    return written
 
 
-def _copy_tree(source: Path, target: Path) -> None:
-    if source.resolve() == target.resolve():
-        return
-    if target.exists():
-        fsutil.remove_tree(target)  # a folder of an earlier bundle, written by pack
-    shutil.copytree(source, target, symlinks=True)
+def _place(out: Path, name: str, earlier: tuple[str, ...], copy: Any) -> None:
+    """Copy into ``out/name``: replacing only what an earlier pack wrote, refusing else."""
+    target = out / name
+    if target.exists() or target.is_symlink():
+        if name not in earlier:
+            raise RefusedError(f"{target} already exists and was not written by pack.",
+                               hint="Move it away or pack into another folder; mambaboot "
+                                    "never overwrites other files.")
+        if target.is_dir() and not target.is_symlink():
+            fsutil.remove_tree(target)
+        else:
+            target.unlink()
+    copy(target)
 
 
 def _toml_str(value: str) -> str:

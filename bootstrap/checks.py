@@ -59,10 +59,15 @@ def path_hazards(label: str, path: str) -> Check:
                  r"such as C:\envs (--envs-dir, --prefix, --cache-dir).")
 
 
+def channel_url(channel: str) -> str:
+    """A channel name means conda's default channel alias."""
+    return channel if "://" in channel else f"https://conda.anaconda.org/{channel}"
+
+
 def cache_layout(channel: str, subdir: str) -> str:
     """micromamba 2.x's nested cache folder for a channel (mamba#4163):
     ``https/<host>/<channel path>/<subdir>``."""
-    url = channel if "://" in channel else f"https://conda.anaconda.org/{channel}"
+    url = channel_url(channel)
     parts = urlsplit(url)
     host = parts.hostname or ""
     if parts.port:

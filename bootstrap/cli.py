@@ -159,6 +159,10 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     """Parse the command line. ``mambaboot`` alone (or with options only) means ``create``;
     for ``run``, everything after ``--`` is the command, untouched."""
     args = list(argv)
+    names = [c[0] for c in _COMMANDS]
+    first_word = next((i for i, a in enumerate(args) if not a.startswith("-")), None)
+    if first_word is not None and first_word > 0 and args[first_word] in names:
+        args.insert(0, args.pop(first_word))  # `mambaboot -v list` means `list -v`
     if not args or (args[0].startswith("-") and args[0] not in ("-h", "--help", "--version")):
         args.insert(0, "create")
     if args[0] == "run" and "--" in args:

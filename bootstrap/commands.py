@@ -7,7 +7,6 @@ import dataclasses
 import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from bootstrap import bundle, checks, envs, errors, fsutil, launch, locks, preflight, relocate
@@ -19,15 +18,7 @@ from bootstrap.report import Reporter
 from bootstrap.settings import Host, Overrides, Settings, load_config, resolve
 
 KEEP_LOGS = 30
-REMOVE_LOCK_TIMEOUT_S = 60.0
-
-
-@dataclass(frozen=True)
-class Context:
-    """Settings of one invocation plus the log it writes."""
-
-    settings: Settings
-    log: RunLog
+SHORT_LOCK_TIMEOUT_S = 60.0
 
 
 def settings_for(over: Overrides, host: Host | None = None) -> Settings:
@@ -88,7 +79,7 @@ def adapt_to_machine(settings: Settings, reporter: Reporter) -> Settings:
     """Offline when a bundle is here and the network is not; copies instead of links on
     file systems without links (FAT32/exFAT sticks)."""
     if not settings.offline and bundle.find(settings) is not None \
-            and not bundle.network_reachable(settings.channels):
+            and not bundle.network_reachable(settings.channels, os.environ):
         reporter.info("No network, and a bundle is here: installing from the bundle (offline).")
         settings = dataclasses.replace(settings, offline=True)
     if not settings.always_copy:
@@ -115,8 +106,13 @@ def relocate_env(settings: Settings, env_arg: str, reporter: Reporter) -> reloca
 
 def auto_relocate(prefix: Path, settings: Settings,
                   reporter: Reporter) -> relocate.Report | None:
-    """Before every use: relocate when the receipt says the environment has moved."""
-    report = relocate.ensure(prefix, settings.platform)
+    """Before every use: relocate when the receipt says the environment has moved (under
+    the prefix lock: two runs must not rewrite the same files at once)."""
+    if relocate.moved_from(prefix) is None:
+        return None
+    with locks.prefix_lock(Path(settings.layout.state), prefix, SHORT_LOCK_TIMEOUT_S,
+                           reporter.warn):
+        report = relocate.ensure(prefix, settings.platform)
     if report is not None:
         reporter.warn(f"{prefix} was moved from {report.old}: rewrote "
                       f"{len(report.rewritten) + len(report.binary_patched)} files.")
@@ -136,7 +132,8 @@ def pack(settings: Settings, out: Path, subdir: str | None, reporter: Reporter, 
 def find_env(value: str, settings: Settings) -> Path:
     """ENV is a path (has a separator, or starts with '.') or a name under the envs root."""
     is_path = any(sep in value for sep in ("/", "\\")) or value.startswith(".")
-    prefix = Path(value).resolve() if is_path else settings.envs_dir / value
+    # abspath, not resolve: a symlinked spelling stays what the user (and create) used
+    prefix = Path(os.path.abspath(value)) if is_path else settings.envs_dir / value
     if not (prefix / "conda-meta").is_dir():
         where = prefix if is_path else f"{value} under {settings.envs_dir}"
         raise errors.ConfigError(
@@ -202,6 +199,6 @@ def removable(settings: Settings, env_arg: str) -> envs.EnvInfo:
 def remove(settings: Settings, info: envs.EnvInfo, reporter: Reporter, log: RunLog) -> None:
     """Delete an environment mambaboot made, never while another mambaboot works on it."""
     log.line(f"mambaboot remove {info.prefix}")
-    with locks.prefix_lock(Path(settings.layout.state), info.prefix, REMOVE_LOCK_TIMEOUT_S,
+    with locks.prefix_lock(Path(settings.layout.state), info.prefix, SHORT_LOCK_TIMEOUT_S,
                            reporter.warn):
         envs.remove(info.prefix, preflight.Claims(Path(settings.layout.state)))

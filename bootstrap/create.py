@@ -14,7 +14,6 @@ from typing import Any
 from bootstrap import (
     bundle,
     checks,
-    checksum,
     finish,
     fsutil,
     locks,
@@ -24,8 +23,16 @@ from bootstrap import (
 )
 from bootstrap.activation import Activation
 from bootstrap.errors import ConfigError, MicromambaError, RefusedError
+from bootstrap.inputs import differences, inputs_of, is_explicit, spec_name
 from bootstrap.log import RunLog
-from bootstrap.micromamba import Micromamba, create_args, micromamba_env, obtain, run_micromamba
+from bootstrap.micromamba import (
+    Micromamba,
+    create_args,
+    export_explicit,
+    micromamba_env,
+    obtain,
+    run_micromamba,
+)
 from bootstrap.platform import Platform
 from bootstrap.preflight import PrefixState
 from bootstrap.process import describe, stop_orphan
@@ -66,33 +73,6 @@ class Summary:
                 **({"plan": self.plan} if self.plan else {})}
 
 
-def inputs_of(settings: Settings) -> dict[str, Any]:
-    """What decides the environment's content; a change means a different environment."""
-    env_file = settings.env_file
-    return {
-        "python": settings.python,
-        "specs": list(settings.specs) if not _is_explicit(env_file) else [],
-        "channels": list(settings.channels),
-        # the name, not the path: a stick under another drive letter is the same input
-        "file": env_file.name if env_file else None,
-        "file_sha256": checksum.sha256_file(env_file) if env_file and env_file.is_file()
-        else None,
-        "subdir": settings.subdir,
-    }
-
-
-def _is_explicit(path: Path | None) -> bool:
-    """An ``@EXPLICIT`` list or a lock file: micromamba takes no extra specs with it."""
-    if path is None or not path.is_file():
-        return False
-    if path.name.endswith(("-lock.yml", "-lock.yaml")):
-        return True
-    if path.suffix in (".yml", ".yaml"):
-        return False
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        return any(line.strip() == "@EXPLICIT" for line in handle)
-
-
 class Pipeline:
     """One ``create`` run. ``run()`` returns the summary or raises a BootstrapError."""
 
@@ -119,6 +99,8 @@ class Pipeline:
             raise ConfigError(f"The bundle in {self.bundle.root} is for {self.bundle.subdir}; "
                               f"this machine is {self.s.subdir}.",
                               hint=f"Pack one with 'mambaboot pack --platform {self.s.subdir}'.")
+        if self.bundle is not None:
+            self.bundle.check_inputs(inputs_of(self.s))
         if self.o.dry_run:
             return self._plan()
         timeout = _seconds(self.base_env, "MAMBABOOT_LOCK_TIMEOUT_S", LOCK_TIMEOUT_S)
@@ -177,7 +159,8 @@ class Pipeline:
     def _stop_leftover(self) -> None:
         """A killed mambaboot cannot stop its micromamba; stop it before rebuilding."""
         pid = self.claims.leftover_pid(self.s.prefix)
-        if pid is not None and stop_orphan(pid, str(self.s.prefix)):
+        marker = f"-p {self.s.prefix} "  # as create_args puts it, so another program with
+        if pid is not None and stop_orphan(pid, marker):  # that path in its line is spared
             self.r.warn(f"Stopped micromamba (pid {pid}) left running by that run.")
 
     def _resume(self, receipt: Receipt) -> Receipt:
@@ -230,6 +213,9 @@ class Pipeline:
             code, _ = run_micromamba(
                 mm, args, env, self.log, self.r.output,
                 on_start=lambda pid: self.claims.note_pid(self.s.prefix, pid))
+        if code != 0 and preflight.inspect_prefix(self.s.prefix, self.claims).state in (
+                PrefixState.ABSENT, PrefixState.EMPTY):
+            self.claims.release(self.s.prefix)  # nothing made: nothing to claim later
         if code != 0 or not (self.s.prefix / "conda-meta").is_dir():
             raise MicromambaError(
                 f"micromamba could not create {self.s.prefix} (exit code {code}).",
@@ -255,7 +241,7 @@ class Pipeline:
         return path
 
     def _specs(self) -> tuple[str, ...]:
-        return () if _is_explicit(self.s.env_file) else self.s.specs
+        return () if is_explicit(self.s.env_file) else self.s.specs
 
     def _finish(self, receipt: Receipt | None) -> Receipt:
         assert receipt is not None  # noqa: S101
@@ -267,14 +253,13 @@ class Pipeline:
         finish.write_launchers(prefix, self._env_name(), self.platform)
         finish.copy_templates(prefix, self.s.copy_dirs, self.r)
         mm = self._micromamba()
-        code, out = run_micromamba(
-            mm, ["env", "export", "--explicit", "--md5", "-r", str(self.s.root_dir), "-p",
-                 str(prefix)], micromamba_env(self.s, self.base_env), self.log, None,
-            capture=True)
-        if code == 0:
-            finish.write_lock(prefix, out.decode("utf-8", "replace"))
+        lock = export_explicit(mm, self.s.root_dir, prefix,
+                               micromamba_env(self.s, self.base_env), self.log)
+        if lock is not None:
+            finish.write_lock(prefix, lock)
         else:
-            self.r.warn(f"Could not export the lock of {prefix} (exit code {code}).")
+            self.r.warn(f"Could not export the package list of {prefix}; see the log "
+                        f"{self.log.path}. The environment itself is fine.")
         return receipt
 
     def _verify(self, receipt: Receipt | None) -> Receipt:
@@ -289,7 +274,7 @@ class Pipeline:
 
     def _tools(self) -> tuple[str, ...]:
         """conda and mamba when they were asked for or got installed (a lock file)."""
-        names = {_spec_name(s) for s in self._specs()}
+        names = {spec_name(s) for s in self._specs()}
         meta = self.s.prefix / "conda-meta"
         return tuple(t for t in ("conda", "mamba")
                      if t in names or any(meta.glob(f"{t}-[0-9]*.json")))
@@ -383,16 +368,8 @@ def verdict(found: preflight.Inspection, inputs: dict[str, Any], force: bool) ->
     return "unchanged" if receipt.complete else "resume"
 
 
-def _spec_name(spec: str) -> str:
-    for i, char in enumerate(spec):
-        if char in "=<>!~ [":
-            return spec[:i]
-    return spec
-
-
 def _different_inputs(prefix: Path, old: dict[str, Any], new: dict[str, Any]) -> RefusedError:
-    changed = [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(new)
-               if old.get(k) != new.get(k)]
+    changed = differences(old, new)
     return RefusedError(
         f"{prefix} was created by mambaboot with other inputs ({'; '.join(changed)}).",
         hint="Run with --force to rebuild it with the new inputs, or choose another name.",

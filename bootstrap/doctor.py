@@ -80,7 +80,7 @@ def reachability(settings: Settings) -> list[Check]:
                                retries=0)
     urls = {"micromamba download": settings.micromamba.download_url(settings.subdir)}
     for channel in settings.channels:
-        base = channel if "://" in channel else f"https://conda.anaconda.org/{channel}"
+        base = checks.channel_url(channel)
         urls[f"channel {channel}"] = f"{base.rstrip('/')}/noarch/repodata.json"
     found = []
     for label, url in urls.items():

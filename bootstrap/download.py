@@ -161,21 +161,25 @@ def _fetch_to(session: requests.Session, url: str, part: Path, opts: NetOptions,
         length = response.headers.get("Content-Length")
         total = have + int(length) if length and length.isdigit() else None
         done = have
-        try:
-            with part.open(mode) as out:
-                # raw.read in large blocks: iter_content costs a third more time here; a
-                # broken connection loses at most the block in flight before the resume
-                while block := response.raw.read(_CHUNK, decode_content=True):
-                    out.write(block)
-                    digest.update(block)
-                    done += len(block)
-                    if progress:
-                        progress(done, total)
-        except Exception as err:
-            raise _classify(err, url) from err
+        with part.open(mode) as out:  # a disk error here is the file system's, not the net's
+            # raw.read in large blocks: iter_content costs a third more time here; a
+            # broken connection loses at most the block in flight before the resume
+            while block := _read(response, url):
+                out.write(block)
+                digest.update(block)
+                done += len(block)
+                if progress:
+                    progress(done, total)
         if total is not None and done < total:
             raise _Retryable(f"connection closed after {done} of {total} bytes")
         return digest.hexdigest()
+
+
+def _read(response: requests.Response, url: str) -> bytes:
+    try:
+        return bytes(response.raw.read(_CHUNK, decode_content=True))
+    except Exception as err:
+        raise _classify(err, url) from err
 
 
 class _StreamHasher:

@@ -11,6 +11,7 @@ from pathlib import Path
 from bootstrap import fsutil, preflight
 from bootstrap.errors import RefusedError
 from bootstrap.receipt import Receipt
+from bootstrap.relocate import same_place
 
 _PYTHON_RECORD = re.compile(r"^python-(\d+\.\d+(?:\.\d+)?)-")
 
@@ -43,7 +44,7 @@ def state_of(prefix: Path, claims: preflight.Claims | None = None) -> str:
         return "incomplete (create was interrupted)"
     if receipt is None:
         return "not made by mambaboot"
-    if receipt.recorded_prefix and receipt.recorded_prefix != str(prefix):
+    if receipt.recorded_prefix and not same_place(receipt.recorded_prefix, prefix):
         return "moved (relocated on next use)"
     if receipt.complete:
         return "complete"

@@ -9,7 +9,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from bootstrap import activation, portable
+from bootstrap import activation, fsutil, portable
 from bootstrap.platform import Platform
 from bootstrap.receipt import receipt_path
 from bootstrap.report import Reporter
@@ -118,7 +118,11 @@ def copy_templates(prefix: Path, pairs: tuple[tuple[Path, str], ...],
         target = prefix / dest
         if not source.is_dir() or target.exists():
             continue
-        shutil.copytree(source, target, symlinks=True)
+        # into a temporary sibling first: an interrupted copy is never mistaken for done
+        partial = target.with_name(target.name + ".mambaboot-partial")
+        fsutil.remove_tree(partial)
+        shutil.copytree(source, partial, symlinks=True)
+        partial.replace(target)
         reporter.detail(f"copied {source} -> {target}")
         copied.append(target)
     return copied

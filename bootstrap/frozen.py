@@ -23,13 +23,6 @@ def executable() -> Path | None:
     return Path(sys.executable).resolve() if is_frozen() else None
 
 
-def self_command() -> list[str]:
-    """The argument list that starts this same mambaboot again."""
-    if is_frozen():
-        return [sys.executable]
-    return [sys.executable, "-m", "bootstrap"]
-
-
 def loader_free_env(env: Mapping[str, str], *, frozen: bool | None = None) -> dict[str, str]:
     """Return ``env`` without what PyInstaller's bootloader added.
 

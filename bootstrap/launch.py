@@ -208,9 +208,7 @@ def execute(act: Activation, plan: Plan, platform: Platform, *, log: RunLog,
         else:
             argv = launcher.argv(wrapper, plan)
         if interactive:
-            return Completed(_as_list(argv), run_interactive(argv, env=env, log=log, cwd=cwd))
+            code = run_interactive(argv, env=env, log=log, cwd=cwd)
+            return Completed([argv] if isinstance(argv, str) else argv, code)
         return run(argv, env=env, log=log, echo=echo, cwd=cwd, capture=capture)
 
-
-def _as_list(argv: str | list[str]) -> list[str]:
-    return [argv] if isinstance(argv, str) else argv

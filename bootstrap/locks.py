@@ -6,7 +6,6 @@ leaves a stale lock behind.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -15,9 +14,18 @@ from pathlib import Path
 from typing import BinaryIO
 
 from bootstrap.errors import RefusedError
+from bootstrap.paths import prefix_key
 from bootstrap.platform import IS_WINDOWS
 
 POLL_S = 0.2
+PID_OFFSET = 16
+
+
+def _locked_at_start(handle: BinaryIO) -> bool:
+    """Lock the file's first byte: files opened for appending start at their end, and
+    Windows locks the byte range at the current position."""
+    handle.seek(0)
+    return _try_lock(handle)
 
 
 def _try_lock(handle: BinaryIO) -> bool:
@@ -44,12 +52,12 @@ def prefix_lock(state_dir: Path, prefix: Path, timeout_s: float,
     """Hold the lock for ``prefix``; wait up to ``timeout_s`` for another run to finish."""
     folder = state_dir / "locks"
     folder.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256(os.path.normcase(str(prefix)).encode()).hexdigest()[:24]
-    path = folder / f"{digest}.lock"
-    with path.open("a+b") as handle:
+    path = folder / f"{prefix_key(prefix)}.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)  # not append: writes go where sought
+    with os.fdopen(fd, "r+b") as handle:
         deadline = time.monotonic() + timeout_s
         told = False
-        while not _try_lock(handle):
+        while not _locked_at_start(handle):
             if not told:
                 waiting(f"Another mambaboot is working on {prefix}; waiting for it "
                         f"(up to {timeout_s:.0f} s).")
@@ -61,8 +69,9 @@ def prefix_lock(state_dir: Path, prefix: Path, timeout_s: float,
                          "MAMBABOOT_LOCK_TIMEOUT_S sets how long to wait.",
                 )
             time.sleep(POLL_S)
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{os.getpid()} {prefix}\n".encode())
+        # who holds it, for people looking; written past the locked first byte (Windows
+        # locks byte ranges), never truncated (another process may be reading)
+        handle.seek(PID_OFFSET)
+        handle.write(f"{os.getpid():<12} {prefix}\n".encode())
         handle.flush()
         yield

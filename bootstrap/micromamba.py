@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bootstrap import checksum, environ
+from bootstrap import checksum, environ, locks
 from bootstrap.errors import ChecksumError, DownloadError, MicromambaError
 from bootstrap.log import RunLog
 from bootstrap.process import Echo, run
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from bootstrap.download import NetOptions
 
 SHA_NAME = "micromamba.sha256"
+CACHE_LOCK_TIMEOUT_S = 600.0
 SOURCE_NAME = "source.json"
 LATEST_TTL_S = 7 * 24 * 3600
 VERSION_TIMEOUT_S = 60.0
@@ -67,16 +68,26 @@ def micromamba_env(settings: Settings, base: Mapping[str, str]) -> dict[str, str
 
 def obtain(settings: Settings, base_env: Mapping[str, str], reporter: Reporter,
            log: RunLog) -> Micromamba:
-    """Find or fetch micromamba, verify it, and check that it starts."""
+    """Find or fetch micromamba, verify it, and check that it starts. Runs sharing a cache
+    take turns (one lock per cached version), so none sees another's half-done download."""
     request = settings.micromamba
     env = micromamba_env(settings, base_env)
     if request.path is not None:
         digest = checksum.sha256_file(request.path)
         _check_pin(request, digest, str(request.path))
         return _started(request.path, digest, "path", env, log)
+    folder = Path(settings.layout.micromamba_dir(request.cache_key))
+    with locks.prefix_lock(Path(settings.layout.state), folder, CACHE_LOCK_TIMEOUT_S,
+                           reporter.warn):
+        return _obtain_cached(settings, env, reporter, log)
+
+
+def _obtain_cached(settings: Settings, env: dict[str, str], reporter: Reporter,
+                   log: RunLog) -> Micromamba:
+    request = settings.micromamba
     stale: tuple[Path, str] | None = None
     for candidate, source in _local_candidates(settings):
-        found = _verified_local(candidate, request, reporter)
+        found = _verified_local(candidate, request, reporter, source)
         if found is None:
             continue
         if source == "cache" and request.version == "latest" and request.sha256 is None \
@@ -129,8 +140,11 @@ def _local_candidates(settings: Settings) -> list[tuple[Path, str]]:
     return out
 
 
-def _verified_local(path: Path, request: MicromambaRequest, reporter: Reporter) -> str | None:
-    """The sha256 of a usable local binary, or None to look further (and re-download)."""
+def _verified_local(path: Path, request: MicromambaRequest, reporter: Reporter,
+                    source: str) -> str | None:
+    """The sha256 of a usable local binary, or None to look further (and re-download).
+    A cached binary must match the sha256 recorded beside it when it was downloaded; a
+    binary placed next to the executable by hand is used with a warning."""
     if not path.is_file():
         return None
     recorded_file = path.with_name(SHA_NAME)
@@ -147,6 +161,10 @@ def _verified_local(path: Path, request: MicromambaRequest, reporter: Reporter) 
             path.unlink()
         return None
     if recorded is None and request.sha256 is None:
+        if source == "cache":
+            reporter.warn(f"The cached micromamba {path} has no recorded sha256; fetching it "
+                          "again.")
+            return None
         reporter.warn(f"{path} has no recorded sha256 beside it; using it as found.")
     return digest
 
@@ -283,6 +301,16 @@ def run_micromamba(mm: Micromamba, args: list[str], env: dict[str, str], log: Ru
     except OSError as err:
         raise _not_starting(mm.path, str(err)) from err
     return done.returncode, done.output
+
+
+def export_explicit(mm: Micromamba, root: Path, prefix: Path, env: dict[str, str],
+                    log: RunLog) -> str | None:
+    """``env export --explicit --md5``: the installed packages as an ``@EXPLICIT`` list
+    (contract 2.5), or None when micromamba fails (its output is in the log)."""
+    code, out = run_micromamba(
+        mm, ["env", "export", "--explicit", "--md5", "-r", str(root), "-p", str(prefix)],
+        env, log, None, capture=True)
+    return out.decode("utf-8", "replace") if code == 0 else None
 
 
 def create_args(settings: Settings, root: Path, *, explicit_file: Path | None = None,

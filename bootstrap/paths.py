@@ -6,6 +6,8 @@ pass an ``exists`` function where a rule depends on what is on disk.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -105,6 +107,11 @@ def pkgs_dir(cache: PurePath, exists: Exists) -> PurePath:
     """``CACHE/pkgs``, except that the reference script's ``CACHE/Python/pkgs`` is kept."""
     legacy = cache / "Python" / "pkgs"
     return legacy if exists(legacy) else cache / "pkgs"
+
+
+def prefix_key(prefix: PurePath) -> str:
+    """A short, stable file name for a prefix (its locks and claims)."""
+    return hashlib.sha256(os.path.normcase(str(prefix)).encode()).hexdigest()[:24]
 
 
 @dataclass(frozen=True)

@@ -72,7 +72,6 @@ POSIX = Platform(
     script_suffixes=(".sh", ".py"),
     activate_d_suffix=".sh",
 )
-PLATFORMS = {"windows": WINDOWS, "posix": POSIX}
 CURRENT = WINDOWS if IS_WINDOWS else POSIX
 
 # conda subdirs micromamba is released for (contract section 1.1).

@@ -9,7 +9,6 @@ there yet).
 from __future__ import annotations
 
 import enum
-import hashlib
 import json
 import os
 import time
@@ -20,10 +19,12 @@ from pathlib import Path
 from bootstrap import environ
 from bootstrap.errors import RefusedError
 from bootstrap.log import timestamp
+from bootstrap.paths import prefix_key
 from bootstrap.platform import Platform
 from bootstrap.receipt import Receipt, write_json_atomic
 
 CLOCK_SLACK_S = 2.0
+CLAIM_TTL_S = 7 * 24 * 3600  # an interrupted create is normally re-run soon
 
 
 class PrefixState(enum.Enum):
@@ -49,8 +50,7 @@ class Claims:
         self.folder = state_dir / "claims"
 
     def _path(self, prefix: Path) -> Path:
-        digest = hashlib.sha256(os.path.normcase(str(prefix)).encode()).hexdigest()[:24]
-        return self.folder / f"{digest}.json"
+        return self.folder / f"{prefix_key(prefix)}.json"
 
     def add(self, prefix: Path) -> None:
         write_json_atomic(self._path(prefix), {"prefix": str(prefix), "pid": os.getpid(),
@@ -78,12 +78,13 @@ class Claims:
     def made(self, prefix: Path) -> bool:
         """True when a claim for ``prefix`` exists and everything at the top of the prefix
         appeared after it: a ``create`` that was cut off before the receipt was written."""
+        data = self._read(prefix)
         try:
-            data = json.loads(self._path(prefix).read_text(encoding="utf-8"))
-            claimed_at = float(data["time"])
-        except (OSError, ValueError, KeyError, TypeError):
+            claimed_at = float(data["time"]) if data else 0.0  # type: ignore[arg-type]
+        except (ValueError, KeyError, TypeError):
             return False
-        if data.get("prefix") != str(prefix) or not (prefix / "conda-meta").is_dir():
+        if not data or time.time() - claimed_at > CLAIM_TTL_S \
+                or not (prefix / "conda-meta").is_dir():
             return False
         # Folders are made fresh by micromamba; files may be hard links keeping old times.
         folders = [e for e in prefix.iterdir() if e.is_dir() and not e.is_symlink()]

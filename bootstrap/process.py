@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from bootstrap.errors import Interrupted
+from bootstrap.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, Interrupted
 from bootstrap.log import RunLog
 from bootstrap.platform import IS_WINDOWS
 
@@ -78,13 +78,13 @@ def run(argv: Command, *, env: Mapping[str, str], log: RunLog, echo: Echo | None
     reader.start()
     try:
         code = _wait(proc, timeout_s, argv)
-        reader.join()
     except BaseException:
         stop_tree(proc)
         raise
     finally:
+        # A background process the child left (``server &``) may hold the pipe open for
+        # hours: give the reader a moment, then leave it (a daemon thread) to it.
         reader.join(GRACE_S)
-        proc.stdout.close()
         if sys.platform == "win32":
             from bootstrap import windows
 
@@ -94,16 +94,18 @@ def run(argv: Command, *, env: Mapping[str, str], log: RunLog, echo: Echo | None
 
 
 def _pump(stream: IO[bytes], sink: Callable[[bytes], None]) -> None:
-    """Copy a child's output as it comes (a thread: pipes cannot be polled on Windows)."""
-    fd = stream.fileno()
-    while True:
-        try:
-            data = os.read(fd, _CHUNK)
-        except OSError:
-            return
-        if not data:
-            return
-        sink(data)
+    """Copy a child's output as it comes (a thread: pipes cannot be polled on Windows);
+    the stream is closed here, when the last writer (maybe a grandchild) is done."""
+    with stream:
+        fd = stream.fileno()
+        while True:
+            try:
+                data = os.read(fd, _CHUNK)
+            except OSError:
+                return
+            if not data:
+                return
+            sink(data)
 
 
 def _wait(proc: subprocess.Popen[bytes], timeout_s: float | None, argv: Command) -> int:
@@ -130,21 +132,48 @@ def run_interactive(argv: Command, *, env: Mapping[str, str], log: RunLog,
     """Run ``argv`` attached to this console (``run``, ``shell``); its exit code is returned.
 
     The child shares our console and process group, so Ctrl+C reaches it directly, as in
-    any shell; mambaboot ignores it meanwhile and just waits.
+    any shell; mambaboot lets it pass meanwhile and just waits. (A handler, not SIG_IGN:
+    an ignored SIGINT would be inherited by the child through exec.)
     """
     log.command(describe(argv) + (f"    (in {cwd})" if cwd else ""))
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous = signal.signal(signal.SIGINT, _let_pass)
     try:
-        proc = subprocess.Popen(_argv(argv), env=dict(env), cwd=cwd)
+        proc = _popen_attached(_argv(argv), env, cwd)
         try:
-            code = proc.wait()
+            code = _wait(proc, None, argv)
         except BaseException:
-            stop_tree(proc)
+            _stop_one(proc)
             raise
     finally:
         signal.signal(signal.SIGINT, previous)
     log.line(f"exit code {code}")
     return code
+
+
+def _let_pass(_signum: int, _frame: object) -> None:
+    """Ctrl+C while a child owns the console: the child got it too and decides."""
+
+
+def _popen_attached(argv: str | list[str], env: Mapping[str, str],
+                    cwd: Path | None) -> subprocess.Popen[bytes]:
+    if sys.platform == "win32":
+        from bootstrap import windows
+
+        with windows.child_dll_search_path():
+            return subprocess.Popen(argv, env=dict(env), cwd=cwd)
+    return subprocess.Popen(argv, env=dict(env), cwd=cwd)
+
+
+def _stop_one(proc: subprocess.Popen[bytes]) -> None:
+    """Stop an attached child (it shares our process group, so no group signal)."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(GRACE_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(GRACE_S)
 
 
 def _start(argv: str | list[str], env: Mapping[str, str], cwd: Path | None,
@@ -238,7 +267,8 @@ def install_signal_handlers() -> None:
 
     def _raise(signum: int, _frame: object) -> None:
         raise Interrupted(f"Stopped by signal {signal.Signals(signum).name}.",
-                          exit_code=128 + signum if signum == signal.SIGTERM else 130)
+                          exit_code=EXIT_TERMINATED if signum == signal.SIGTERM
+                          else EXIT_INTERRUPTED)
 
     signal.signal(signal.SIGTERM, _raise)
     if hasattr(signal, "SIGHUP"):

@@ -87,6 +87,8 @@ def relocate(prefix: Path, old: str, platform: Platform) -> Report:
             if not isinstance(entry, dict) or not entry.get("prefix_placeholder"):
                 continue
             path = prefix / str(entry["_path"])
+            if not _inside(path, prefix):  # the records are data: never leave the prefix
+                continue
             seen.add(path)
             _fix_file(path, entry.get("file_mode", "text") == "binary", old, platform, report)
     for folder in SCRIPT_DIRS:
@@ -95,6 +97,15 @@ def relocate(prefix: Path, old: str, platform: Platform) -> Report:
                     and _shebang_mentions(path, old):
                 _fix_file(path, False, old, platform, report)
     return report
+
+
+def _inside(path: Path, prefix: Path) -> bool:
+    if path.is_symlink():
+        return False
+    try:
+        return path.resolve().is_relative_to(prefix.resolve())
+    except OSError:
+        return False
 
 
 def _shebang_mentions(path: Path, old: str) -> bool:
@@ -121,12 +132,17 @@ def _fix_file(path: Path, binary: bool, old: str, platform: Platform, report: Re
         report.binary_skipped.append(path)
         return
     if changed != data:
-        mode = path.stat().st_mode
-        tmp = path.with_name(path.name + ".mambaboot-relocate")
-        tmp.write_bytes(changed)
-        os.chmod(tmp, mode)
-        tmp.replace(path)
+        _write_atomic(path, changed)
         (report.binary_patched if binary else report.rewritten).append(path)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Replace a file's bytes keeping its mode; readers see the old or the new file."""
+    mode = path.stat().st_mode
+    tmp = path.with_name(path.name + ".mambaboot-relocate")
+    tmp.write_bytes(data)
+    os.chmod(tmp, mode)
+    tmp.replace(path)
 
 
 def moved_root(old: str, new: str, platform: Platform) -> tuple[str, str]:
@@ -165,7 +181,8 @@ def fix_cache_links(prefix: Path, old: str, platform: Platform, report: Report) 
             report.rewritten.append(condarc)
     link = prefix / "pkgs"
     if fsutil.is_link_or_junction(link) and not link.exists():
-        target = map_path(os.readlink(link), old_root, new_root, platform)
+        pointed = os.readlink(link).removeprefix("\\\\?\\")  # a junction reads \\?\E:\...
+        target = map_path(pointed, old_root, new_root, platform)
         if target and Path(target).is_dir():
             fsutil.unlink_link(link)
             from bootstrap import finish
@@ -179,9 +196,18 @@ def moved_from(prefix: Path) -> str | None:
     receipt = Receipt.load(prefix)
     if receipt is None or not receipt.recorded_prefix:
         return None
-    same = os.path.normcase(os.path.normpath(receipt.recorded_prefix)) == \
-        os.path.normcase(os.path.normpath(str(prefix)))
-    return None if same else receipt.recorded_prefix
+    return None if same_place(receipt.recorded_prefix, prefix) else receipt.recorded_prefix
+
+
+def same_place(recorded: str, prefix: Path) -> bool:
+    """The same folder, also when spelt through a symlink or in another case."""
+    if os.path.normcase(os.path.normpath(recorded)) == \
+            os.path.normcase(os.path.normpath(str(prefix))):
+        return True
+    try:
+        return os.path.samefile(recorded, prefix)
+    except OSError:
+        return False
 
 
 def ensure(prefix: Path, platform: Platform) -> Report | None:
@@ -215,6 +241,6 @@ def _retry_pending(prefix: Path, pending: dict[str, str], report: Report) -> dic
             still[rel] = older
             report.binary_skipped.append(path)
         elif changed != data:
-            path.write_bytes(changed)
+            _write_atomic(path, changed)
             report.binary_patched.append(path)
     return still

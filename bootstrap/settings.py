@@ -10,7 +10,7 @@ import string
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path, PurePath
+from pathlib import Path, PurePath, PureWindowsPath
 from typing import Any, TypeVar
 
 from bootstrap import config, frozen, paths
@@ -380,7 +380,9 @@ def _copy_dirs(src: _Sources) -> tuple[tuple[Path, str], ...]:
     pairs = table.items() if present else ((name, name) for name in DEFAULT_COPY)
     out = []
     for source, dest in pairs:
-        if Path(dest).is_absolute() or ".." in Path(dest).parts:
+        as_windows = PureWindowsPath(dest)  # also "\\x" and "C:x", which escape on Windows
+        if Path(dest).is_absolute() or as_windows.drive or as_windows.root \
+                or ".." in as_windows.parts:
             where = src.cfg.where("copy", source) if src.cfg else "[copy]"
             raise ConfigError(f"{where} = {dest!r}: the destination must be a folder "
                               "inside the environment (a relative path without '..').")
