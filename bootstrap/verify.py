@@ -19,10 +19,10 @@ from bootstrap.platform import Platform
 MARKER = "MAMBABOOT-VERIFY "
 # Run by the environment's python, found through PATH as a user's `python` would be.
 PROBE = (
-    "import json, shutil, sys; print(" + repr(MARKER) + " + json.dumps({"
+    "import json, shutil, sys; sys.stdout.write(" + repr(MARKER) + " + json.dumps({"
     "'executable': sys.executable, 'prefix': sys.prefix, "
     "'version': '.'.join(map(str, sys.version_info[:3])), "
-    "'which': {n: shutil.which(n) for n in ('python', 'conda', 'mamba')}}))"
+    "'which': {n: shutil.which(n) for n in ('python', 'conda', 'mamba')}}) + '\\n')"
 )
 
 

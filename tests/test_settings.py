@@ -347,12 +347,12 @@ def test_flags_from_cli_or_config(world: World) -> None:
 
 def test_micromamba_option_as_version(world: World) -> None:
     assert world.resolve().micromamba.download_url("linux-64") == (
-        "https://github.com/mamba-org/micromamba-releases/releases/latest/download/"
+        "https://github.com/mamba-org/micromamba-releases/releases/latest/download/"  # text only
         "micromamba-linux-64")
     request = world.resolve(Overrides(micromamba="2.3.0-1")).micromamba
     assert (request.version, request.path, request.url) == ("2.3.0-1", None, None)
     assert request.download_url("win-64") == (
-        "https://github.com/mamba-org/micromamba-releases/releases/download/2.3.0-1/"
+        "https://github.com/mamba-org/micromamba-releases/releases/download/2.3.0-1/"  # text only
         "micromamba-win-64")
 
 

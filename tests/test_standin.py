@@ -276,7 +276,7 @@ def test_bare_channel_name_fails_like_a_network_error(created: Created, tmp_path
     assert result.stderr.startswith(
         "critical libmamba Multiple errors occurred:\n"
         "    Download error (6) Couldn't resolve host name "
-        "[https://conda.anaconda.org/conda-forge/noarch/repodata.json]\n"
+        "[https://conda.anaconda.org/conda-forge/noarch/repodata.json]\n"  # text only
         "    Could not resolve host: conda.anaconda.org\n")
 
 

