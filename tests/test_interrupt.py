@@ -3,44 +3,18 @@ mambaboot exits 130 (143 for SIGTERM), and the next run completes."""
 
 from __future__ import annotations
 
-import os
 import signal
-import time
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import Mambaboot
 from tests.project import Project
 from tests.standin.fixtures import MicromambaRelease
+from tests.standin.procs import mentioning, wait_for
 
 pytestmark = [pytest.mark.posix, pytest.mark.slow]
 Release = Callable[..., MicromambaRelease]
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
-def processes_mentioning(text: str) -> list[int]:
-    """PIDs whose command line contains ``text`` (zombies excluded)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            state = (entry / "stat").read_text().split(") ", 1)[1][0]
-        except (OSError, IndexError):
-            continue
-        if text in cmdline and state != "Z":
-            found.append(int(entry.name))
-    return found
 
 
 def use_fast_release(project: Project, factory: Release) -> None:
@@ -66,7 +40,7 @@ def test_signal_during_create_stops_micromamba_and_the_next_run_rebuilds(
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == code, out + err
     assert "Run the same command again" in err
-    wait_for(lambda: not processes_mentioning(str(project.prefix)), "children to be gone", 10)
+    wait_for(lambda: not mentioning(str(project.prefix)), "children to be gone", 10)
     receipt = project.prefix / "conda-meta" / "mambaboot" / "receipt.json"
     assert not receipt.exists() or '"complete": false' in receipt.read_text()
     use_fast_release(project, micromamba_release_factory)
@@ -89,7 +63,7 @@ def test_ctrl_c_during_a_script_resumes_at_that_script(
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, out + err
-    wait_for(lambda: not processes_mentioning("sleep 120"), "the script's children", 10)
+    wait_for(lambda: not mentioning("sleep 120"), "the script's children", 10)
     assert project.receipt()["complete"] is False
     assert project.receipt()["stages"]["scripts"]["state"] == "running"
     (project.root / "ok").touch()

@@ -15,7 +15,8 @@ import select
 import socket
 import socketserver
 import threading
-from types import TracebackType
+
+from tests.standin.service import BackgroundServer
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 RELAY_POLL_S = 0.1
@@ -88,52 +89,19 @@ class _ProxyServer(socketserver.ThreadingTCPServer):
         """Clients hanging up mid-tunnel are expected."""
 
 
-class ConnectProxy:
+class ConnectProxy(BackgroundServer[_ProxyServer]):
     """A threaded ``CONNECT`` proxy on 127.0.0.1:<free port>."""
 
+    _kind = "loopback-connect-proxy"
+
     def __init__(self) -> None:
+        super().__init__()
         self._lock = threading.Lock()
         self._tunnels: list[str] = []
         self._refused: list[str] = []
-        self.stopping = threading.Event()
-        self._server: _ProxyServer | None = None
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> ConnectProxy:
-        if self._server is None:
-            self._server = _ProxyServer(self)
-            self._thread = threading.Thread(target=self._server.serve_forever,
-                                            kwargs={"poll_interval": 0.05},
-                                            name="loopback-connect-proxy", daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self.stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join()
-        self._server, self._thread = None, None
-
-    def __enter__(self) -> ConnectProxy:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("proxy not started")
-        return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def _make_server(self) -> _ProxyServer:
+        return _ProxyServer(self)
 
     def record(self, *, tunnel: str = "", refused: str = "") -> None:
         with self._lock:

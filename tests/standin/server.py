@@ -22,7 +22,8 @@ import urllib.parse
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
+
+from tests.standin.service import BackgroundServer
 
 
 @dataclass(frozen=True)
@@ -165,56 +166,22 @@ class _Server(ThreadingHTTPServer):
         """Clients that hang up (expected with faults) are not errors worth printing."""
 
 
-class LoopbackServer:
+class LoopbackServer(BackgroundServer["_Server"]):
     """``ThreadingHTTPServer`` on 127.0.0.1:<free port>, in a thread, with fault injection."""
 
+    _kind = "loopback-http"
+
     def __init__(self, root: Path | None = None) -> None:
+        super().__init__()
         self._lock = threading.Lock()
         self._routes: dict[str, Route] = {}
         self._mounts: list[tuple[str, Path]] = [("/", root)] if root else []
         self._faults: dict[str, collections.deque[Fault]] = {}
         self._no_range: set[str] = set()
         self._log: list[RequestRecord] = []
-        self.stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
-    # ---------------------------------------------------------------- life cycle
-    def start(self) -> LoopbackServer:
-        if self._server is None:
-            self._server = _Server(self)
-            self._thread = threading.Thread(target=self._server.serve_forever,
-                                            kwargs={"poll_interval": 0.05},
-                                            name=f"loopback-http-{self.port}", daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self.stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join()
-        self._server, self._thread = None, None
-
-    def __enter__(self) -> LoopbackServer:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("server not started")
-        return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def _make_server(self) -> _Server:
+        return _Server(self)
 
     def url_for(self, path: str) -> str:
         return self.url + "/" + path.lstrip("/")

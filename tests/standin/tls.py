@@ -17,7 +17,6 @@ import shutil
 import socket
 import ssl
 import subprocess
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,17 +113,8 @@ class HttpsLoopbackServer(LoopbackServer):
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.context.load_cert_chain(ca.server_cert, ca.server_key)
 
-    def start(self) -> HttpsLoopbackServer:
-        if self._server is None:
-            self._server = _TlsServer(self, self.context)
-            self._thread = threading.Thread(target=self._server.serve_forever,
-                                            kwargs={"poll_interval": 0.05},
-                                            name=f"loopback-https-{self.port}", daemon=True)
-            self._thread.start()
-        return self
-
-    def __enter__(self) -> HttpsLoopbackServer:
-        return self.start()
+    def _make_server(self) -> _Server:
+        return _TlsServer(self, self.context)
 
     @property
     def url(self) -> str:
