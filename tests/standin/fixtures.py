@@ -85,11 +85,12 @@ def _package_members() -> tuple[tuple[str, bytes], ...]:
 
 def _unchecked_pyc(source: bytes, name: str) -> bytes:
     """A PEP 552 hash-based, unchecked .pyc: no timestamp, so the bytes depend on the
-    source alone."""
+    source alone. Marshal format 2 has no back-references, whose flags in later formats
+    depend on reference counts, i.e. on what else the building process has loaded."""
     code = compile(source, name, "exec", dont_inherit=True)
     flags = (0b01).to_bytes(4, "little")
     header = importlib.util.MAGIC_NUMBER + flags + importlib.util.source_hash(source)
-    return header + marshal.dumps(code)
+    return header + marshal.dumps(code, 2)
 
 
 def standin_zip(config: Mapping[str, Any]) -> bytes:
