@@ -11,6 +11,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 if [[ ${1:-} != --inside ]]; then
+    [[ -x $ROOTFS/bin/sh ]] || die "no chroot in $ROOTFS yet: run devtools/windows/provision.sh"
     exec unshare --mount --propagation private -- "$0" --inside "$@"
 fi
 shift
