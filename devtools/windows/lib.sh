@@ -67,13 +67,12 @@ retry() {
 # The host must let us build and enter a chroot; say exactly what is missing otherwise.
 require_host() {
     local why="make test-windows builds a Debian $SUITE chroot with Wine in $CACHE"
-    [[ $(id -u) == 0 ]] || die "$why and needs root (you are uid $(id -u)). Run it as root
-  (e.g. sudo make test-windows), or run the suite on real Windows (README: Building
-  mambaboot.exe on Windows)."
+    local other="or run the suite on real Windows (README: Building mambaboot.exe on Windows)"
+    [[ $(id -u) == 0 ]] || die "$why and needs root (you are uid $(id -u)).
+  Run it as root (sudo make test-windows), $other."
     command -v chroot >/dev/null || die "$why and needs chroot (coreutils)."
-    unshare --mount --propagation private true 2>/dev/null \
-        || die "$why and needs 'unshare --mount' (util-linux, and a kernel or container that
-  allows mount namespaces)."
+    unshare --mount --propagation private true 2>/dev/null || die "$why and needs
+  'unshare --mount' (util-linux, and a kernel or container that allows mount namespaces)."
     command -v debootstrap >/dev/null || command -v apt-get >/dev/null \
-        || die "$why and needs debootstrap (or apt-get to install it)."
+        || die "$why and needs debootstrap (or apt-get to install it), $other."
 }

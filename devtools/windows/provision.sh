@@ -43,7 +43,9 @@ wine_packages() {
 
 template_prefix() {
     rm -rf "$TEMPLATE" "$TEMPLATE.partial"
-    "$CHROOT" WINEPREFIX="$TEMPLATE.partial" sh -c 'wineboot -i && wineserver -w'
+    # its "wine32 missing" and "syswow64\rundll32 c0000135" complaints are harmless
+    "$CHROOT" WINEPREFIX="$TEMPLATE.partial" sh -c 'wineboot -i && wineserver -w' \
+        >"$CACHE/wineboot.log" 2>&1 || { tail -n 20 "$CACHE/wineboot.log" >&2; return 1; }
     mv "$TEMPLATE.partial" "$TEMPLATE"
 }
 
