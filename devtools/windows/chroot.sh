@@ -5,8 +5,9 @@
 # and /dev/shm (tmpfs), and the repository and the cache bind-mounted at their own paths.
 # Nothing needs unmounting (the mounts vanish with the namespace) and concurrent runs never
 # see each other's /tmp, Wine prefix or wineserver. Inside, the command starts in the
-# current folder with a clean environment: Wine quiet and 64-bit, WINEPREFIX a private copy
-# of the cached template prefix (when there is one yet), plus the VAR=VALUE pairs given.
+# current folder with a clean environment: Wine quiet and 64-bit, WINEPREFIX a private
+# copy-on-write view of the cached template prefix (once there is one), plus the
+# VAR=VALUE pairs given.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
