@@ -209,7 +209,9 @@ def test_absolute_member_is_never_written(tmp_path: Path) -> None:
     target = tmp_path / "absolute-target"
     archive = tmp_path / "pkg" / "micromamba.tar.bz2"
     archive.parent.mkdir()
-    archive.write_bytes(tar_bz2([file_member(str(target), b"x"), GOOD]))
+    # tar names are POSIX: "/" + the target's path below its root (on Windows, on this drive)
+    absolute = "/" + target.relative_to(target.anchor).as_posix()
+    archive.write_bytes(tar_bz2([file_member(absolute, b"x"), GOOD]))
     assert micromamba.extract_member(archive, "bin/micromamba") == GOOD.data
     assert not target.exists()
     assert [p.name for p in archive.parent.iterdir()] == [archive.name]
