@@ -1,5 +1,6 @@
-"""Child output on Windows (bootstrap.process.Utf8Output): UTF-8 kept, the console code
-page that cmd.exe writes read as such, so the log and the console show the same text."""
+"""Child output on Windows (bootstrap.process.Utf8Output), tested on every platform:
+UTF-8 kept, the console code page that cmd.exe writes read as such, so the log and the
+console show the same text."""
 
 from __future__ import annotations
 
