@@ -87,15 +87,22 @@ def test_console_queries() -> None:
 
 
 def test_script_wrapper_calls_a_bat_from_a_hostile_folder(hostile: Path) -> None:
+    """The script runs from a folder full of cmd syntax, after the activate.d hook, sees
+    the environment, and its exit code comes back; what it prints arrives as UTF-8,
+    although cmd.exe writes the console's (or the ANSI) code page. A bare ``%VAR%`` is
+    expanded before cmd parses the line, so ``^&`` in its value prints as ``&``: cmd's
+    rule, the same in any batch file; in quotes the value prints as it is."""
     script = hostile / "my script.bat"
-    script.write_bytes(b'@ECHO %CONDA_PREFIX%^|%HOOK%\r\n@EXIT /B 5\r\n')
+    script.write_bytes(b'@ECHO "%CONDA_PREFIX%|%HOOK%"\r\n@ECHO %CONDA_PREFIX%\r\n'
+                       b"@EXIT /B 5\r\n")
     act = activation(hostile)
     plan = launch.launcher_for(WINDOWS).plan_script(act.scripts, script,
                                                     WINDOWS.python_exe(hostile))
     done = launch.execute(act, plan, WINDOWS, log=RunLog(None), capture=True)
     assert done.returncode == 5, "CALL passes the script's errorlevel back"
-    out = done.output.decode("utf-8", "replace").strip().splitlines()[-1]
-    assert out == f"{hostile}|from activate.d"
+    quoted, bare = done.output.decode("utf-8").strip().splitlines()[-2:]
+    assert quoted == f'"{hostile}|from activate.d"'
+    assert bare == str(hostile).replace("^&", "&")
 
 
 def test_command_wrapper_passes_every_argument_unchanged(hostile: Path) -> None:
