@@ -146,8 +146,12 @@ class Mambaboot:
         return Result(proc.returncode, out, err)
 
 
+# read once at import: the autouse fixture scrubs every MAMBABOOT_* variable before a test
+TEST_EXE = os.environ.get("MAMBABOOT_TEST_EXE", "")
+
+
 def frozen_exe() -> Path | None:
-    given = os.environ.get("MAMBABOOT_TEST_EXE")
+    given = TEST_EXE
     exe = Path(given) if given else REPO / "dist" / ("mambaboot.exe" if IS_WINDOWS else "mambaboot")
     return exe if exe.is_file() else None
 
@@ -155,8 +159,8 @@ def frozen_exe() -> Path | None:
 def _require_frozen() -> Path:
     exe = frozen_exe()
     if exe is None:
-        if os.environ.get("MAMBABOOT_TEST_EXE"):
-            pytest.fail(f"MAMBABOOT_TEST_EXE={os.environ['MAMBABOOT_TEST_EXE']} does not exist")
+        if TEST_EXE:
+            pytest.fail(f"MAMBABOOT_TEST_EXE={TEST_EXE} does not exist")
         pytest.skip("dist/mambaboot is not built (make build)")
     return exe
 
