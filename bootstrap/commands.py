@@ -18,6 +18,7 @@ from bootstrap.report import Reporter
 from bootstrap.settings import Host, Overrides, Settings, load_config, resolve
 
 KEEP_LOGS = 30
+_STDERR_FD = 2
 SHORT_LOCK_TIMEOUT_S = 60.0
 
 
@@ -145,8 +146,10 @@ def find_env(value: str, settings: Settings) -> Path:
 
 
 def run_command(settings: Settings, env_arg: str, command: list[str], log: RunLog,
-                reporter: Reporter, env: Mapping[str, str] | None = None) -> int:
-    """Run ``command`` inside the activated environment; its exit code is returned."""
+                reporter: Reporter, env: Mapping[str, str] | None = None,
+                stdout_to_stderr: bool = False) -> int:
+    """Run ``command`` inside the activated environment; its exit code is returned.
+    ``stdout_to_stderr`` keeps standard output free for ``--json -``."""
     if command and command[0] == "--":
         command = command[1:]
     if not command:
@@ -158,12 +161,13 @@ def run_command(settings: Settings, env_arg: str, command: list[str], log: RunLo
     for text in act.warnings:
         reporter.warn(text)
     plan = launch.launcher_for(settings.platform).plan_command(act.scripts, command)
-    done = launch.execute(act, plan, settings.platform, log=log, interactive=True)
+    done = launch.execute(act, plan, settings.platform, log=log, interactive=True,
+                          stdout=_STDERR_FD if stdout_to_stderr else None)
     return done.returncode
 
 
 def shell(settings: Settings, env_arg: str, log: RunLog, reporter: Reporter,
-          env: Mapping[str, str] | None = None) -> int:
+          env: Mapping[str, str] | None = None, stdout_to_stderr: bool = False) -> int:
     """A new interactive shell with ENV activated; nothing persists after it exits."""
     base = env or os.environ
     prefix = find_env(env_arg, settings)
@@ -175,7 +179,8 @@ def shell(settings: Settings, env_arg: str, log: RunLog, reporter: Reporter,
     plan = launch.launcher_for(settings.platform).plan_shell(
         act.scripts, comspec if settings.platform.is_windows else user_shell, name)
     reporter.info(f"New shell in {prefix}; type 'exit' to leave it.")
-    return launch.execute(act, plan, settings.platform, log=log, interactive=True).returncode
+    return launch.execute(act, plan, settings.platform, log=log, interactive=True,
+                          stdout=_STDERR_FD if stdout_to_stderr else None).returncode
 
 
 def doctor(settings: Settings, env_arg: str | None, log: RunLog,
