@@ -40,13 +40,7 @@ def extra_packages(tmp: Path) -> list[Package]:
     ]
 
 
-STANDIN_INSTALLS = False  # the stand-in's install/remove arrive with its package split
-
-
-@pytest.fixture(params=[
-    pytest.param("standin", marks=pytest.mark.skipif(
-        not STANDIN_INSTALLS, reason="the stand-in does not simulate install/remove yet")),
-    "real"])
+@pytest.fixture(params=["standin", "real"])
 def backend(request: pytest.FixtureRequest, http_server: LoopbackServer, tmp_path: Path,
             micromamba_release_factory: ReleaseFactory) -> MicromambaRelease:
     """The micromamba a project uses: the stand-in, or the real binary (skipped where it
@@ -259,7 +253,7 @@ def test_an_interrupted_update_resumes(mambaboot: Mambaboot, proj: Project,
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 143, out + err
-    wait_for(lambda: not mentioning("sleep 120"), "micromamba's children", 10)
+    wait_for(lambda: not mentioning(str(proj.prefix)), "micromamba and its post-link", 10)
     assert proj.receipt()["complete"] is False
     (tmp_path / "slow").unlink()
     again = mambaboot(*proj.args())
