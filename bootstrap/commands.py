@@ -130,13 +130,22 @@ def pack(settings: Settings, out: Path, subdir: str | None, reporter: Reporter, 
                        env or os.environ)
 
 
+def env_path(value: str, settings: Settings) -> Path:
+    """Where ENV points: a path (has a separator, or starts with '.') or a name under the
+    envs root; nothing is checked."""
+    # abspath, not resolve: a symlinked spelling stays what the user (and create) used
+    return Path(os.path.abspath(value)) if _is_path(value) else settings.envs_dir / value
+
+
+def _is_path(value: str) -> bool:
+    return any(sep in value for sep in ("/", "\\")) or value.startswith(".")
+
+
 def find_env(value: str, settings: Settings) -> Path:
     """ENV is a path (has a separator, or starts with '.') or a name under the envs root."""
-    is_path = any(sep in value for sep in ("/", "\\")) or value.startswith(".")
-    # abspath, not resolve: a symlinked spelling stays what the user (and create) used
-    prefix = Path(os.path.abspath(value)) if is_path else settings.envs_dir / value
+    prefix = env_path(value, settings)
     if not (prefix / "conda-meta").is_dir():
-        where = prefix if is_path else f"{value} under {settings.envs_dir}"
+        where = prefix if _is_path(value) else f"{value} under {settings.envs_dir}"
         raise errors.ConfigError(
             f"No conda environment at {where}.",
             hint="Give a folder created by 'mambaboot create', or a name under the envs "
@@ -196,8 +205,14 @@ def list_envs(settings: Settings) -> list[envs.EnvInfo]:
 
 
 def removable(settings: Settings, env_arg: str) -> envs.EnvInfo:
-    """What ``remove`` would delete, after checking mambaboot made it (else exit 3)."""
-    prefix = find_env(env_arg, settings)
+    """What ``remove`` would delete, after checking mambaboot made it: a folder that is not
+    there is exit 2, one that mambaboot did not make exit 3."""
+    prefix = env_path(env_arg, settings)
+    if not prefix.exists() and not prefix.is_symlink():
+        raise errors.ConfigError(
+            f"Nothing to remove: {prefix} does not exist.",
+            hint="Give a folder created by 'mambaboot create', or a name under the envs "
+                 "folder (--envs-dir); 'mambaboot list' shows them.")
     return envs.check_removable(prefix, preflight.Claims(Path(settings.layout.state)))
 
 
@@ -206,4 +221,5 @@ def remove(settings: Settings, info: envs.EnvInfo, reporter: Reporter, log: RunL
     log.line(f"mambaboot remove {info.prefix}")
     with locks.prefix_lock(Path(settings.layout.state), info.prefix, SHORT_LOCK_TIMEOUT_S,
                            reporter.warn):
-        envs.remove(info.prefix, preflight.Claims(Path(settings.layout.state)))
+        envs.remove(info.prefix, preflight.Claims(Path(settings.layout.state)),
+                    Path(settings.layout.profile))

@@ -54,10 +54,33 @@ def test_remove_only_what_mambaboot_made(mambaboot: Mambaboot, project: Project)
     assert unasked.code == 2 and "--yes" in unasked.err
     assert project.prefix.exists()
     cache_before = tree(project.cache / "pkgs")
+    listing = project.cache / "root" / "profile" / "home" / ".conda" / "environments.txt"
+    assert listing.read_text().splitlines() == [str(project.prefix)]
+    listing.write_text(f"{project.prefix}\n/somewhere/else\n")
     done = mambaboot("remove", "--config", str(project.config), project.prefix.name, "--yes")
     assert done.code == 0, done.text
     assert not project.prefix.exists()
     assert tree(project.cache / "pkgs") == cache_before, "the shared cache is untouched"
+    assert listing.read_text().splitlines() == ["/somewhere/else"], \
+        "dropped from mambaboot's private environments.txt"
+
+
+def test_remove_refuses_a_foreign_folder_with_3_and_a_missing_one_with_2(
+        mambaboot: Mambaboot, project: Project, tmp_path: Path) -> None:
+    plain = project.envs / "plain"
+    plain.mkdir(parents=True)
+    (plain / "keep.txt").write_text("mine")
+    common = ["--config", str(project.config), "--yes"]
+    for target in ("plain", str(plain)):
+        refused = mambaboot("remove", *common, target)
+        assert refused.code == 3, refused.text
+        assert "was not created by mambaboot" in refused.err
+    assert (plain / "keep.txt").read_text() == "mine"
+    out = tmp_path / "remove.json"
+    missing = mambaboot("remove", *common, "nowhere", "--json", str(out))
+    assert missing.code == 2, missing.text
+    assert f"Nothing to remove: {project.envs / 'nowhere'} does not exist." in missing.err
+    assert json.loads(out.read_text())["exit_code"] == 2
 
 
 def test_doctor_reports_each_check_and_fails_on_a_broken_environment(
