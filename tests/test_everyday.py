@@ -106,6 +106,32 @@ def test_doctor_reports_each_check_and_fails_on_a_broken_environment(
     assert "fix:" in broken.out
 
 
+def test_doctor_uses_the_network_settings_of_create(
+        mambaboot: Mambaboot, project: Project, tmp_path: Path) -> None:
+    created(mambaboot, project)
+    project.config.write_text(project.config.read_text().replace("allow_http = true",
+                                                                 "allow_http = false"))
+    common = ["--config", str(project.config)]
+    result = mambaboot("doctor", *common, "--json", "-")
+    assert result.code == 0, result.text
+    checks = {c["name"]: c for c in json.loads(result.out)["checks"]}
+    assert checks["reach micromamba download"]["detail"].startswith("not needed: cache ")
+    channel = checks[f"reach channel {project.channel_url}"]
+    assert channel["status"] == "ok", "micromamba fetches http channels itself"
+    assert "[ok  ]" in result.err and "0 failed" in result.err
+    fresh = [*common, "--cache-dir", str(tmp_path / "fresh-cache"), "--json", "-"]
+    refused = mambaboot("doctor", *fresh)
+    assert refused.code == 3, refused.text
+    download = next(c for c in json.loads(refused.out)["checks"]
+                    if c["name"] == "reach micromamba download")
+    assert download["status"] == "fail" and "http" in download["detail"]
+    allowed = mambaboot("doctor", *fresh, "--allow-http")
+    assert allowed.code == 0, allowed.text
+    offline = mambaboot("doctor", *fresh, "--offline", "--ca-bundle", str(project.config))
+    assert offline.code == 0, offline.text
+    assert not any(c["name"].startswith("reach") for c in json.loads(offline.out)["checks"])
+
+
 def read_until(fd: int, needle: bytes, timeout_s: float = 30) -> bytes:
     data = b""
     deadline = time.monotonic() + timeout_s
