@@ -316,7 +316,7 @@ class Pipeline:
         finish.link_pkgs(prefix, self.s.pkgs_dir, finish.dir_linker(self.platform), self.r)
         for path in finish.patch_condabin(prefix, self.platform):
             self.r.detail(f"made {path} portable")
-        finish.write_launchers(prefix, self._env_name(), self.platform)
+        finish.write_launchers(prefix, self.platform)
         finish.copy_templates(prefix, self.s.copy_dirs, self.r)
         mm = self._micromamba()
         lock = export_explicit(mm, self.s.root_dir, prefix,

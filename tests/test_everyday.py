@@ -8,6 +8,7 @@ import os
 import pty
 import select
 import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -194,6 +195,44 @@ def test_shell_opens_an_activated_interactive_shell(mambaboot: Mambaboot,
     assert f"PY={project.prefix}/bin/python" in text
     temp_after = {p.name for p in Path(os.environ.get("TMPDIR", "/tmp")).glob("mambaboot-*")}
     assert temp_after <= temp_before, "the shell's wrapper folder is removed"
+
+
+NAMES = 'echo "$CONDA_DEFAULT_ENV|$CONDA_PROMPT_MODIFIER"'
+
+
+@pytest.mark.parametrize("layout", ["under envs", "elsewhere"])
+def test_launcher_run_shell_and_scripts_agree_on_the_name(
+        mambaboot: Mambaboot, project: Project, tmp_path: Path, layout: str) -> None:
+    """CONDA_DEFAULT_ENV and the prompt, as micromamba names an environment: the folder
+    name in an "envs" folder, else the full path."""
+    prefix = project.prefix
+    extra: tuple[str, ...] = ()
+    if layout == "elsewhere":
+        prefix = tmp_path / "tools place" / "demo"
+        extra = ("--prefix", str(prefix))
+    name = prefix.name if layout == "under envs" else str(prefix)
+    expected = f"{name}|({name}) "
+    project.script("10-names.sh", f'{NAMES} > "{tmp_path}/script.txt"\n')
+    assert mambaboot(*project.args(*extra)).code == 0
+    assert (tmp_path / "script.txt").read_text().rstrip("\n") == expected
+    ran = mambaboot("run", "--config", str(project.config), str(prefix), "--", "bash", "-c",
+                    NAMES)
+    assert ran.out.rstrip("\n") == expected
+    sourced = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-c", f'. "$1"; {NAMES}; echo "$PS1"', "bash",
+         str(prefix / "activate.sh")], capture_output=True, text=True, check=True,
+        env={"PATH": os.environ["PATH"], "HOME": str(tmp_path)})
+    assert sourced.stdout.splitlines() == [expected, f"({name}) "]
+    child = PtyChild(mambaboot, "shell", "--config", str(project.config), str(prefix),
+                     env={"SHELL": "/bin/bash"})
+    try:
+        read_until(child.fd, b"New shell in")
+        os.write(child.fd, f'echo "P=$PS1"; {NAMES}; exit\n'.encode())
+        seen = read_until(child.fd, f"\n{expected}".encode())
+        assert child.wait() == 0
+    finally:
+        child.close()
+    assert f"\nP=({name}) ".encode() in seen, "the shell's prompt starts with the name"
 
 
 def test_progress_is_a_bar_on_a_terminal_and_lines_in_a_pipe(mambaboot: Mambaboot,

@@ -96,7 +96,7 @@ def test_command_wrapper_passes_every_argument_unchanged(hostile: Path) -> None:
 def test_activate_bat_finds_a_moved_environment(tmp_path: Path) -> None:
     prefix = tmp_path / "first place" / "env"
     (prefix / "etc" / "conda" / "activate.d").mkdir(parents=True)
-    (prefix / "activate.bat").write_bytes(portable.activate_bat("env", {"FOO": "50%"}).encode())
+    (prefix / "activate.bat").write_bytes(portable.activate_bat({"FOO": "50%"}).encode())
     moved = tmp_path / "second (place)" / "env"
     moved.parent.mkdir()
     prefix.rename(moved)
