@@ -23,7 +23,7 @@ from bootstrap import (
     update,
 )
 from bootstrap.activation import Activation
-from bootstrap.errors import ConfigError, MicromambaError, RefusedError
+from bootstrap.errors import ConfigError, MicromambaError
 from bootstrap.inputs import inputs_of, is_explicit, spec_name
 from bootstrap.log import RunLog
 from bootstrap.micromamba import (
@@ -127,7 +127,7 @@ class Pipeline:
         if moved is not None:
             self.r.warn(f"{self.s.prefix} was moved from {moved.old}; relocated it.")
         found = preflight.inspect_prefix(self.s.prefix, self.claims)
-        receipt = self._apply(verdict(found, inputs_of(self.s), self.o.force), found)
+        receipt = self._apply(preflight.verdict(found, inputs_of(self.s), self.o.force), found)
         if receipt is not None and receipt.complete:
             self.summary.outcome = "unchanged"
             self.r.info(f"{self.s.prefix} is complete and up to date; nothing to do.")
@@ -150,7 +150,7 @@ class Pipeline:
             raise preflight.refuse_foreign(self.s.prefix, found.sample)
         if action == "refuse-inputs":
             assert found.receipt is not None  # noqa: S101 - verdict checked it
-            raise different_inputs(self.s.prefix, found.receipt.inputs, inputs_of(self.s))
+            raise preflight.different_inputs(self.s.prefix, found.receipt.inputs, inputs_of(self.s))
         if action == "create":
             return None
         if action == "rebuild":
@@ -385,35 +385,3 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
         raise ConfigError(f"{name}={raw!r} is not a number of seconds.",
                           hint=f"Set it to a number such as {default:.0f}, or unset it.")
     return value
-
-
-def verdict(found: preflight.Inspection, inputs: dict[str, Any], force: bool) -> str:
-    """Preflight's decision, as a pure function of what is at the prefix:
-    ``create``, ``rebuild``, ``resume``, ``unchanged``, ``refuse-foreign`` or
-    ``refuse-inputs``. mambaboot only removes a prefix it made (receipt or claim)."""
-    state, receipt = found.state, found.receipt
-    if state is PrefixState.FOREIGN:
-        return "refuse-foreign"
-    if state in (PrefixState.ABSENT, PrefixState.EMPTY):
-        return "create"
-    if state is PrefixState.INTERRUPTED_CREATE or receipt is None or force:
-        return "rebuild"
-    if receipt.stage_state("create") != DONE:
-        return "rebuild"
-    if receipt.key == Receipt(receipt.prefix, inputs).key:
-        return "unchanged" if receipt.complete else "resume"
-    if not update.blockers(receipt.inputs, inputs):
-        return "update"
-    return "refuse-inputs" if receipt.complete else "rebuild"
-
-
-def different_inputs(prefix: Path, old: dict[str, Any], new: dict[str, Any]) -> RefusedError:
-    """The refusal of a change that cannot be applied in place, saying what changed."""
-    return RefusedError(
-        f"{prefix} was created by mambaboot with inputs that cannot be changed in place: "
-        f"{'; '.join(update.blockers(old, new))}.",
-        hint=f"--force deletes {prefix} (files you added to it too) and creates it again "
-             "from the new inputs; every post-install script then runs again. Or keep it "
-             "and choose another name (or --prefix) for the new environment.",
-    )
-

@@ -22,16 +22,14 @@ LOCK_PLACEHOLDER = Path("<temporary @EXPLICIT list>")
 
 def plan(pipe: Pipeline) -> dict[str, Any]:
     """The plan of ``pipe``'s run; a refusal is raised as the real run would raise it."""
-    from bootstrap.create import different_inputs, verdict
-
     s = pipe.s
     found = preflight.inspect_prefix(s.prefix, pipe.claims)
     new = inputs_of(s)
-    action = verdict(found, new, pipe.o.force)
+    action = preflight.verdict(found, new, pipe.o.force)
     if action == "refuse-foreign":
         raise preflight.refuse_foreign(s.prefix, found.sample)
     if action == "refuse-inputs" and found.receipt is not None:
-        raise different_inputs(s.prefix, found.receipt.inputs, new)
+        raise preflight.different_inputs(s.prefix, found.receipt.inputs, new)
     receipt = found.receipt if action in ("update", "resume", "unchanged") else None
     out: dict[str, Any] = {"action": action, "prefix": str(s.prefix),
                            "prefix_state": found.state.value}

@@ -1,4 +1,4 @@
-"""Preflight's decision (bootstrap.create.verdict) for every prefix state, --force and
+"""Preflight's decision (bootstrap.preflight.verdict) for every prefix state, --force and
 inputs combination: mambaboot only removes a prefix it made, never a foreign one, and
 updates in place what only differs in its package list."""
 
@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from bootstrap.create import verdict
-from bootstrap.preflight import Inspection, PrefixState
+from bootstrap.preflight import Inspection, PrefixState, verdict
 from bootstrap.receipt import DONE, FAILED, RUNNING, STAGES, Receipt
 
 PREFIX = Path("/envs/py_3_12")
