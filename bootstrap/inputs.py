@@ -26,17 +26,24 @@ def inputs_of(settings: Settings) -> dict[str, Any]:
         "subdir": settings.subdir,
     }
     if env_file is not None and env_file.is_file():
-        inputs.update(_file_inputs(env_file))
+        inputs.update(file_inputs(env_file))
     return inputs
 
 
-def _file_inputs(path: Path) -> dict[str, Any]:
-    """The kind of the ``-f`` file and, for an environment.yml, its channels and conda
-    specs: an update compares them with the ones recorded (the file itself is not kept)."""
+def file_inputs(path: Path) -> dict[str, Any]:
+    """The kind of the ``-f`` file and, for an environment.yml or a list of specs, its
+    channels and conda specs: an update compares them with the ones recorded (the file
+    itself is not kept)."""
     kind = file_kind(path)
+    text = path.read_text(encoding="utf-8", errors="replace") \
+        if kind in ("environment", "specs") else ""
+    if kind == "specs":  # one spec per line, as micromamba reads it
+        specs = [line.strip() for line in text.splitlines()
+                 if line.strip() and not line.lstrip().startswith("#")]
+        return {"file_kind": kind, "file_specs": specs, "file_channels": []}
     if kind != "environment":
         return {"file_kind": kind}
-    lists = yaml_lists(path.read_text(encoding="utf-8", errors="replace"))
+    lists = yaml_lists(text)
     if lists is None:
         return {"file_kind": kind, "file_specs": None, "file_channels": None}
     return {"file_kind": kind, "file_specs": lists.get("dependencies", []),

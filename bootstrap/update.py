@@ -143,7 +143,7 @@ def plan(old: Mapping[str, Any], new: Mapping[str, Any],
     new or asked for differently."""
     before, after = requested(old), requested(new)
     new_specs = [s for s in new.get("specs", []) if s not in old.get("specs", [])]
-    with_file = new.get("file_kind") == "environment" and _file_changed(old, new)
+    with_file = new.get("file_kind") in ("environment", "specs") and _file_changed(old, new)
     dropped = [n for n in before if n not in after and n in installed]
     needed = _needed_by_others(installed, dropped)
     return Plan(install=tuple(new_specs), remove=tuple(n for n in dropped if n not in needed),

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bootstrap import update
-from bootstrap.inputs import file_kind, spec_name, yaml_lists
+from bootstrap.inputs import file_inputs, file_kind, spec_name, yaml_lists
 from bootstrap.update import Package, Plan
 
 OLD: dict[str, Any] = {"python": "3.12", "specs": ["python=3.12", "conda", "mamba", "uv"],
@@ -95,6 +95,18 @@ def test_an_environment_file_change_installs_the_file_and_removes_what_it_droppe
     packages = {**BASE, **installed(("numpy", []), ("scipy", ["numpy"]))}
     plan = update.plan(old, new, packages)
     assert (plan.install, plan.remove, plan.with_file) == ((), ("scipy",), True)
+
+
+def test_a_changed_list_of_specs_is_installed_like_an_environment_file(tmp_path: Path) -> None:
+    listing = tmp_path / "specs.txt"
+    listing.write_text("# tools\nnumpy>=2\n\n  scipy\n")
+    found = file_inputs(listing)
+    assert found == {"file_kind": "specs", "file_specs": ["numpy>=2", "scipy"],
+                     "file_channels": []}
+    old = {**OLD, "file": "specs.txt", "file_sha256": "ab", **found}
+    new = {**old, "file_sha256": "cd", "file_specs": ["numpy>=2"]}
+    packages = {**BASE, **installed(("numpy", []), ("scipy", []))}
+    assert update.plan(old, new, packages) == Plan(remove=("scipy",), with_file=True)
 
 
 def test_requested_packages_a_removal_took_along_are_missing() -> None:
