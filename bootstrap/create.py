@@ -277,7 +277,9 @@ class Pipeline:
                          "update, or use --force to rebuild it.")
 
         with tempfile.TemporaryDirectory(prefix="mambaboot-") as tmp:
-            update.apply(plan, self.s, new, Path(tmp), run)
+            for name in update.apply(plan, self.s, new, Path(tmp), run):
+                self.r.info(f"{name} is no longer asked for, but the packages just "
+                            "installed need it: kept.")
         done = update.Outcome.between(before, update.read_installed(self.s.prefix))
         self.summary.added, self.summary.removed = done.added, done.removed
         receipt.inputs = new

@@ -65,10 +65,11 @@ def _update(pipe: Pipeline, receipt: Receipt, new: dict[str, Any],
     """The packages and commands of an update in place (appended to ``commands``)."""
     installed = update.read_installed(pipe.s.prefix)
     the_plan = pipe.update_plan(receipt.inputs, new, installed)
-    commands += update.removal_commands(the_plan, pipe.s)
     install = update.install_command(the_plan, pipe.s, LOCK_PLACEHOLDER)
-    if install is not None:
-        commands.append(install)
+    removals = update.removal_commands(the_plan, pipe.s)
+    lock = bool(the_plan.lock_install or the_plan.lock_remove)
+    commands += [*removals, *([install] if install else [])] if lock \
+        else [*([install] if install else []), *removals]
     return {
         "changes": update.changes(receipt.inputs, new),
         "install": [*the_plan.install, *(update.dist_of_url(x) for x in the_plan.lock_install),

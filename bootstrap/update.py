@@ -223,7 +223,7 @@ class Outcome:
 
 
 def removal_commands(plan_: Plan, settings: Settings) -> list[list[str]]:
-    """The ``micromamba remove`` runs of ``plan_`` (a lock's exact set first)."""
+    """The ``micromamba remove`` runs of ``plan_``."""
     root = settings.root_dir
     out = []
     if plan_.lock_remove:
@@ -233,17 +233,16 @@ def removal_commands(plan_: Plan, settings: Settings) -> list[list[str]]:
     return out
 
 
-def install_command(plan_: Plan, settings: Settings, lock_file: Path,
-                    extra: tuple[str, ...] = ()) -> list[str] | None:
+def install_command(plan_: Plan, settings: Settings, lock_file: Path) -> list[str] | None:
     """The ``micromamba install`` of ``plan_`` (None when there is nothing to install):
-    the lock lines through ``lock_file``, else the specs plus ``extra`` ones."""
+    the lock lines through ``lock_file``, else the specs (and the changed file)."""
     root = settings.root_dir
     if plan_.lock_install:
         return install_args(settings, root, (), lock_file)
-    specs = plan_.install + tuple(s for s in extra if s not in plan_.install)
-    if not specs and not plan_.with_file:
+    if not plan_.install and not plan_.with_file:
         return None
-    return install_args(settings, root, specs, settings.env_file if plan_.with_file else None)
+    return install_args(settings, root, plan_.install,
+                        settings.env_file if plan_.with_file else None)
 
 
 def write_lock_file(plan_: Plan, path: Path) -> Path:
@@ -253,15 +252,31 @@ def write_lock_file(plan_: Plan, path: Path) -> Path:
 
 
 def apply(plan_: Plan, settings: Settings, new_inputs: Mapping[str, Any], tmp: Path,
-          run: Callable[[list[str]], None]) -> None:
-    """Run ``plan_`` with ``run`` (which raises when micromamba fails): removals first;
-    then the install, with any requested package a removal took along put back."""
-    for args in removal_commands(plan_, settings):
-        run(args)
-    extra: tuple[str, ...] = ()
-    if not plan_.lock_install and not plan_.lock_remove:
-        extra = tuple(missing(new_inputs, read_installed(settings.prefix)))
-    install = install_command(plan_, settings, write_lock_file(plan_, tmp / "update.txt"),
-                              extra)
+          run: Callable[[list[str]], None]) -> tuple[str, ...]:
+    """Run ``plan_`` with ``run`` (which raises when micromamba fails); returns the names
+    kept because a package installed by this update needs them.
+
+    A lock: the packages not in it go first (``remove --force``), then the missing ones are
+    installed. Specs: the install comes first, so that a dropped package which a new one
+    needs is kept rather than removed and installed again; then the removal, judged on
+    what is installed now; last, any requested package a removal took along is put back.
+    """
+    if plan_.lock_install or plan_.lock_remove:
+        for args in removal_commands(plan_, settings):
+            run(args)
+        run(install_args(settings, settings.root_dir, (),
+                         write_lock_file(plan_, tmp / "update.txt")))
+        return ()
+    install = install_command(plan_, settings, tmp / "unused.txt")
     if install is not None:
         run(install)
+    now = read_installed(settings.prefix)
+    going = [n for n in plan_.remove if n in now]
+    needed = _needed_by_others(now, going)
+    for args in removal_commands(Plan(remove=tuple(n for n in going if n not in needed)),
+                                 settings):
+        run(args)
+    lost = tuple(missing(new_inputs, read_installed(settings.prefix)))
+    if lost:
+        run(install_args(settings, settings.root_dir, lost))
+    return tuple(n for n in going if n in needed)

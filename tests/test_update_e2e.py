@@ -150,6 +150,17 @@ def test_a_dropped_spec_that_another_package_needs_is_kept(
     assert transactions(proj) == ["create"]
 
 
+def test_a_spec_replaced_by_one_that_needs_it_is_kept_not_reinstalled(
+        mambaboot: Mambaboot, proj: Project) -> None:
+    configure(proj, [*BASE_SPECS, "extra"])
+    created(mambaboot, proj)
+    configure(proj, [*BASE_SPECS, "withdep"])
+    data, text = run_json(mambaboot, proj)
+    assert "extra is no longer asked for, but the packages just installed need it" in text
+    assert (data["added"], data["removed"]) == (["withdep-1.0-0"], [])
+    assert transactions(proj) == ["create", "install"]
+
+
 def test_a_changed_spec_is_installed_in_its_new_version(
         mambaboot: Mambaboot, proj: Project) -> None:
     configure(proj, [*BASE_SPECS, "extra=1.0"])
@@ -274,7 +285,7 @@ def test_an_environment_file_change_is_installed_in_place(
     assert data["outcome"] == "updated"
     assert set(data["removed"]) == {"withdep-1.0-0", "extra-1.0-0"}
     assert data["added"] == ["extra-2.0-0"]
-    assert transactions(proj) == ["create", "remove", "install"]
+    assert transactions(proj) == ["create", "install", "remove"]
 
 
 def test_an_explicit_lock_is_followed_exactly(mambaboot: Mambaboot, proj: Project) -> None:
