@@ -235,6 +235,9 @@ def test_a_channel_change_is_refused_with_what_force_does(
     assert transactions(proj) == ["create"]
 
 
+@pytest.mark.fault("interruption", "micromamba install fails during an update in place",
+                   expect="exit 6; the receipt keeps the old inputs (`incomplete (next: "
+                          "update)`); the next run plans from them and completes")
 def test_a_failed_update_is_taken_up_by_the_next_run(
         mambaboot: Mambaboot, proj: Project) -> None:
     created(mambaboot, proj)
@@ -254,6 +257,9 @@ def test_a_failed_update_is_taken_up_by_the_next_run(
 
 
 @pytest.mark.slow
+@pytest.mark.fault("interruption", "SIGTERM during an update's micromamba install "
+                   "(a post-link script)", expect="exit 143; micromamba's tree stopped; "
+                   "receipt incomplete; the next run completes the update, no new create")
 def test_an_interrupted_update_resumes(mambaboot: Mambaboot, proj: Project,
                                        tmp_path: Path) -> None:
     created(mambaboot, proj)
