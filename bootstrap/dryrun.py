@@ -52,7 +52,7 @@ def plan(pipe: Pipeline) -> dict[str, Any]:
         "stages": stages,
         "commands": [describe(["micromamba", *args]) for args in commands],
         "scripts": to_run,
-        "micromamba": describe_source(s) if commands else "not needed",
+        "micromamba": describe_source(s) if commands or "finish" in stages else "not needed",
         "envs_dir": str(s.envs_dir), "cache_dir": str(s.cache_dir),
         "pkgs_dir": str(s.pkgs_dir), "root_dir": str(s.root_dir),
         "config": str(s.config_file) if s.config_file else None,
