@@ -635,11 +635,15 @@ class Bench:
         try:
             times = {"stand-in micromamba": update.measure(EXE, lb.project("update-standin"),
                                                            self.env)}
-            with update.real_project(self.work) as real:
-                if real is not None:
+            for label, base in (("real micromamba 2.8.1", update.BASE_SPECS),
+                                ("real micromamba 2.8.1, larger environment",
+                                 (*update.BASE_SPECS, "benchbase"))):
+                with update.real_project(self.work, label.replace(" ", "-")) as real:
+                    if real is None:
+                        break
                     real.script("10-bench-timing.py", TIMING_SCRIPT)
-                    progress(f"update: {update.RUNS} rounds with the real micromamba")
-                    times["real micromamba 2.8.1"] = update.measure(EXE, real, self.env)
+                    progress(f"update: {update.RUNS} rounds, {label}")
+                    times[label] = update.measure(EXE, real, self.env, base=base)
         except update.UpdateError as err:
             raise BenchError(f"update in place: {err}") from err
         lines = []
@@ -655,6 +659,11 @@ class Bench:
                          f"{', '.join(seconds(x) for x in t.rebuild)}; the update added "
                          f"{', '.join(t.added) or 'nothing'} (stages in s: "
                          f"{t.stages or '-'})")
+        lines.append(f"- the larger environment has `benchbase` among its specs: "
+                     f"{update.FILLERS} more packages of {update.FILLER_FILES} files each, "
+                     f"{update.FILLERS * update.FILLER_FILES} files (a real python, conda "
+                     "and mamba link several thousand), which a rebuild links again and an "
+                     "update leaves alone")
         lines.append("- each round: the config gains `benchextra` (an update: `micromamba "
                      "install`), loses it (an update: `micromamba remove`), then `--force` "
                      "rebuilds the same environment (delete, create, finish, verify, and the "

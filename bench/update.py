@@ -33,6 +33,25 @@ def extra_package() -> Package:
     return Package("benchextra", "1.0", "0", files={"share/benchextra/x.txt": b"x\n"})
 
 
+FILLERS = 120  # packages of the larger environment
+FILLER_FILES = 25  # files in each, 2 KB each
+
+
+def filler_packages() -> list[Package]:
+    """``benchbase``, a package needing FILLERS small packages: with it in the specs the
+    environment holds FILLERS x FILLER_FILES more files, nearer to what a rebuild of a real
+    environment links."""
+    from tests.standin.channel import Package
+
+    fillers = [Package(f"benchfill{i:03d}", "1.0", "0",
+                       files={f"share/benchfill{i:03d}/f{j:02d}.txt": bytes(2048)
+                              for j in range(FILLER_FILES)})
+               for i in range(FILLERS)]
+    base = Package("benchbase", "1.0", "0", depends=[p.name for p in fillers],
+                   files={"share/benchbase.txt": b"base\n"})
+    return [*fillers, base]
+
+
 @dataclass
 class Times:
     """Wall times of each kind of run, and what the updates reported."""
@@ -72,26 +91,27 @@ def one_run(exe: Path, project: Project, env: dict[str, str], *extra: str,
     return spent, data
 
 
-def measure(exe: Path, project: Project, env: dict[str, str], runs: int = RUNS) -> Times:
+def measure(exe: Path, project: Project, env: dict[str, str], runs: int = RUNS,
+            base: Sequence[str] = BASE_SPECS) -> Times:
     """Create once, then ``runs`` rounds of: add a package, remove it, --force rebuild."""
-    configure(project, BASE_SPECS)
+    configure(project, base)
     one_run(exe, project, env, outcome="created")
     times = Times()
     for _ in range(runs):
-        configure(project, [*BASE_SPECS, "benchextra"])
+        configure(project, [*base, "benchextra"])
         spent, data = one_run(exe, project, env, outcome="updated")
         times.add.append(spent)
         times.added = [str(a) for a in data.get("added", [])]
         times.stages = ", ".join(f"{s['stage']} {s['seconds']:.2f}"
                                  for s in data.get("stages", []))
-        configure(project, BASE_SPECS)
+        configure(project, base)
         times.remove.append(one_run(exe, project, env, outcome="updated")[0])
         times.rebuild.append(one_run(exe, project, env, "--force", outcome="rebuilt")[0])
     return times
 
 
 @contextmanager
-def real_project(work: Path) -> Iterator[Project | None]:
+def real_project(work: Path, name: str) -> Iterator[Project | None]:
     """A project wired to the real micromamba and a channel it can install from, on a
     loopback server of its own; None where the real binary cannot run here."""
     from tests.project import Project
@@ -103,11 +123,12 @@ def real_project(work: Path) -> Iterator[Project | None]:
         yield None
         return
     with LoopbackServer() as server:
-        channel = work / "real-channel"
-        write_channel(channel, real_release.real_packages([extra_package()]))
+        channel = work / f"{name}-channel"
+        write_channel(channel, real_release.real_packages([extra_package(),
+                                                           *filler_packages()]))
         server.mount("/conda-forge/", channel)
         release = real_release.publish_real(server, work / "real-calls.jsonl")
-        project = Project(work / "update-real", server.url_for("/conda-forge"),
+        project = Project(work / name, server.url_for("/conda-forge"),
                           release.url_template, release.version)
         project.root.mkdir()
         yield project
