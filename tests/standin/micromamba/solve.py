@@ -34,7 +34,10 @@ class Pool:
         return sorted(found, key=order, reverse=True)
 
 
-def solve(pool: Pool, specs: list[MatchSpec]) -> list[dict[str, Any]] | None:
+def solve(pool: Pool, specs: list[MatchSpec],
+          installed: Mapping[str, dict[str, Any]] | None = None) -> list[dict[str, Any]] | None:
+    """A solution for ``specs``, starting from ``installed`` records (kept when they match:
+    ``install`` into an existing prefix), in dependency order."""
     budget = [20000]
 
     def search(chosen: dict[str, dict[str, Any]],
@@ -56,7 +59,7 @@ def solve(pool: Pool, specs: list[MatchSpec]) -> list[dict[str, Any]] | None:
                 return result
         return None
 
-    solution = search({}, list(specs))
+    solution = search(dict(installed or {}), list(specs))
     return None if solution is None else topological(solution)
 
 
