@@ -4,12 +4,27 @@ envs and cache folders, all under tmp_path."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+IS_WINDOWS = os.name == "nt"
+SHELL_EXT = ".bat" if IS_WINDOWS else ".sh"  # the shell scripts of this platform
+MICROMAMBA = "micromamba.exe" if IS_WINDOWS else "micromamba"  # its name in the cache
+
+
+def python_in(prefix: Path) -> Path:
+    """The interpreter of a conda prefix: ``python.exe`` on Windows, ``bin/python`` else."""
+    return prefix / "python.exe" if IS_WINDOWS else prefix / "bin" / "python"
+
+
+def same_path(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """One file named alike: Windows compares case-insensitively (``shutil.which`` gives
+    ``python.EXE``)."""
+    return os.path.normcase(os.fspath(a)) == os.path.normcase(os.fspath(b))
 
 
 @dataclass
@@ -41,7 +56,7 @@ class Project:
 
     @property
     def python(self) -> Path:
-        return self.prefix / "bin" / "python"
+        return python_in(self.prefix)
 
     def write_config(self, extra: str = "", env_extra: str = "", micromamba: str = "",
                      url: str | None = None) -> None:
@@ -71,6 +86,13 @@ allow_http = true
         path = self.scripts / name
         path.write_text(text, encoding="utf-8")
         return path
+
+    def shell_script(self, stem: str, posix: str, windows: str) -> Path:
+        """``STEM.sh`` with the ``posix`` text, or on Windows ``STEM.bat`` with the
+        ``windows`` text (``write_text`` makes its line ends CRLF there)."""
+        if IS_WINDOWS:
+            return self.script(stem + ".bat", windows)
+        return self.script(stem + ".sh", posix)
 
     def receipt(self) -> dict[str, Any]:
         data: dict[str, Any] = json.loads(

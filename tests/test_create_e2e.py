@@ -10,19 +10,18 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Mambaboot, tree
-from tests.project import PYTHON, Project
+from tests.conftest import IS_WINDOWS, Mambaboot, tree
+from tests.project import PYTHON, Project, same_path
 
-pytestmark = pytest.mark.posix
-
-PROBE_SH = """set -e
-python - "$MAMBABOOT_CONFIG_DIR/probe-$1.json" <<'PY'
-import json, os, shutil, sys
+PROBE_PY = """import json, os, shutil, sys
 json.dump({"cwd": os.getcwd(), "python": shutil.which("python"),
            "conda": shutil.which("conda"), "mamba": shutil.which("mamba"),
            "prefix": sys.prefix, "env": dict(os.environ)}, open(sys.argv[1], "w"))
-PY
 """
+# a shell script of the platform that runs the probe with the python it finds on PATH
+PROBE_SH = 'set -e\npython "$MAMBABOOT_CONFIG_DIR/probe.py" "$MAMBABOOT_CONFIG_DIR/probe-.json"\n'
+PROBE_BAT = ('@python "%MAMBABOOT_CONFIG_DIR%\\probe.py" "%MAMBABOOT_CONFIG_DIR%\\probe-.json"\n'
+             "@EXIT /B %ERRORLEVEL%\n")
 
 
 def creates(release: Any) -> list[dict[str, Any]]:
@@ -40,10 +39,13 @@ def test_fresh_create_builds_a_complete_environment(
     assert receipt["inputs"]["python"] == PYTHON
     prefix = project.prefix
     assert project.python.exists()
-    assert (prefix / "activate.sh").is_file()
+    launchers = ("activate.sh", "activate.bat", "activate.ps1") if IS_WINDOWS else \
+        ("activate.sh",)
+    assert all((prefix / name).is_file() for name in launchers)
     assert (prefix / ".condarc").read_text().count(project.channel_url) == 1
-    assert (prefix / "pkgs").is_symlink()
-    assert (prefix / "pkgs").resolve() == (project.cache / "pkgs").resolve()
+    if not IS_WINDOWS:  # the Windows junction: test_windows.py (junctions fail under Wine)
+        assert (prefix / "pkgs").is_symlink()
+        assert (prefix / "pkgs").resolve() == (project.cache / "pkgs").resolve()
     lock = (prefix / "conda-meta" / "mambaboot" / "lock.txt").read_text()
     assert "@EXPLICIT" in lock
     assert "Environment created." in result.out
@@ -77,14 +79,15 @@ def test_scripts_run_inside_the_activated_environment(
     env_yml.write_text("name: demo\ndependencies:\n  - prefixdata\n"
                        "variables:\n  state_var: from-state\n", encoding="utf-8")
     project.write_config(env_extra='file = "environment.yml"')
-    project.script("10-probe.sh", PROBE_SH)
+    (project.root / "probe.py").write_text(PROBE_PY, encoding="utf-8")
+    project.shell_script("10-probe", PROBE_SH, PROBE_BAT)
     result = mambaboot(*project.args(), env={"PYTHONPATH": "/nowhere", "CONDA_PREFIX": "/x"})
     assert result.code == 0, result.text
     probe = json.loads((project.root / "probe-.json").read_text())
     env = probe["env"]
     prefix = str(project.prefix)
     assert env["CONDA_PREFIX"] == prefix
-    assert probe["python"] == str(project.prefix / "bin" / "python")
+    assert same_path(probe["python"], project.python)
     assert probe["prefix"] == prefix
     assert probe["conda"].startswith(prefix) and probe["mamba"].startswith(prefix)
     assert env["STANDIN_ACTIVATE_D"] == "1", "activate.d scripts ran"
@@ -117,14 +120,15 @@ def test_checksum_mismatch_exits_5_and_keeps_nothing(
 
 def test_failing_script_exits_8_and_rerun_resumes_there(
         mambaboot: Mambaboot, project: Project, micromamba_release: Any) -> None:
-    log = project.root / "ran.txt"
-    project.script("10-first.sh", f'echo first >> "{log}"\n')
-    project.script("20-flaky.sh", f'echo flaky >> "{log}"\n'
-                                  f'[ -f "{project.root}/fixed" ] || exit 3\n')
+    log, fixed = project.root / "ran.txt", project.root / "fixed"
+    project.shell_script("10-first", f'echo first >> "{log}"\n', f'@echo first>> "{log}"\n')
+    flaky = project.shell_script(
+        "20-flaky", f'echo flaky >> "{log}"\n[ -f "{fixed}" ] || exit 3\n',
+        f'@echo flaky>> "{log}"\n@IF NOT EXIST "{fixed}" EXIT /B 3\n')
     project.script("30-last.py", f'open({str(log)!r}, "a").write("last\\n")\n')
     first = mambaboot(*project.args())
     assert first.code == 8, first.text
-    assert "20-flaky.sh" in first.err and "exit code 3" in first.err
+    assert flaky.name in first.err and "exit code 3" in first.err
     assert log.read_text().split() == ["first", "flaky"]
     assert project.receipt()["complete"] is False
     (project.root / "fixed").touch()

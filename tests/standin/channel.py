@@ -226,7 +226,10 @@ def conda_package() -> Package:
 
 
 def default_packages(python_version: str | None = None) -> list[Package]:
-    """python (linux-64 + win-64), conda, mamba, uv and prefixdata (relocation checks)."""
+    """python (linux-64 + win-64), conda, mamba, uv and prefixdata (relocation checks);
+    conda, mamba and uv also as win-64 builds with Windows files (winstandin.py)."""
+    from tests.standin.winstandin import windows_packages
+
     version = python_version or running_python_version()
     mamba = Package("mamba", "2.1.1", "0", files={
         "bin/mamba": b"#!/bin/sh\necho 'mamba 2.1.1'\n",
@@ -239,7 +242,8 @@ def default_packages(python_version: str | None = None) -> list[Package]:
         "share/prefixdata/where.txt": f"prefix={PLACEHOLDER}\n".encode(),
         "share/prefixdata/where.bin": where_bin,
     }, prefix_files={"share/prefixdata/where.txt": "text", "share/prefixdata/where.bin": "binary"})
-    return [*python_packages(version), conda_package(), mamba, uv, prefixdata]
+    return [*python_packages(version), conda_package(), mamba, uv, prefixdata,
+            *windows_packages()]
 
 
 def build_micromamba_package(binary: bytes, subdir: str, version: str = "2.8.1",

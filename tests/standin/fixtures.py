@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from tests.standin import winstandin
 from tests.standin.channel import (
     ChannelFolder,
     Package,
@@ -56,17 +57,21 @@ STANDIN_PATH = Path(__file__).with_name("micromamba")  # the package zipped into
 RELEASE_VERSION = "2.8.1"
 RELEASE_TAG = f"{RELEASE_VERSION}-0"
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed member times: identical configs, identical bytes
+IS_WINDOWS = os.name == "nt"
 ZIP_MAIN = "import sys\n\nfrom micromamba.main import main\n\nsys.exit(main(sys.argv[1:]))\n"
 
 
 def default_standin_config() -> dict[str, Any]:
     major_minor = "{}.{}".format(*sys.version_info[:2])
-    return {
+    config = {
         "version": RELEASE_VERSION,
         "pythons": {major_minor: sys.executable},
         "record_file": "",
         "bash": shutil.which("bash") or "/bin/bash",
     }
+    if IS_WINDOWS:
+        config["pythons"] = {major_minor: winstandin.interpreter()}
+    return config
 
 
 @functools.cache
@@ -124,10 +129,13 @@ def with_header(payload: bytes, header: bytes) -> bytes:
 
 
 def standin_source(config: Mapping[str, Any]) -> bytes:
-    """The stand-in as one executable file: a zipapp with ``#!<python> -I`` and ``config``
-    baked in. Missing keys take :func:`default_standin_config` values."""
+    """The stand-in as one executable file: a zipapp with ``#!<python> -I`` (on Windows a
+    launcher .exe before it, tests/standin/winstandin.py) and ``config`` baked in. Missing
+    keys take :func:`default_standin_config` values."""
     merged = {**default_standin_config(), **config}
-    return with_header(standin_zip(merged), posix_header())
+    header = winstandin.windows_header(winstandin.interpreter()) if IS_WINDOWS \
+        else posix_header()
+    return with_header(standin_zip(merged), header)
 
 
 def write_executable(path: Path, data: bytes) -> Path:

@@ -12,5 +12,6 @@ repodata), ``pkgcache``, ``link``, ``create``, ``install`` (install, remove), ``
 recorder); ``common`` holds the config, errors and output helpers.
 
 CONFIG keys: ``version``, ``pythons`` ({"3.11": "/abs/python3.11"}), ``record_file``,
-``delay_create_s``, ``fail_create``, ``bash``, ``retry_wait_s``, ``http_timeout_s``.
+``delay_create_s``, ``fail_create``, ``bash``, ``retry_wait_s``, ``http_timeout_s``. On
+Windows (``windows``) the zipapp sits behind a launcher .exe (tests/standin/winstandin.py).
 """

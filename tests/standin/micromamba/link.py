@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from . import windows
 from .common import MambaError, cfg, say
 from .config import Ctx
 from .pkgcache import file_digest
@@ -131,7 +132,10 @@ def tree_files(prefix: str) -> set[str]:
 
 
 def make_python_real(record: Mapping[str, Any], prefix: str) -> list[dict[str, Any]]:
-    """Turn the ``python`` package into a working interpreter with ``python -m venv``."""
+    """Turn the ``python`` package into a working interpreter with ``python -m venv``
+    (on Windows, the interpreter tree: windows.py)."""
+    if os.name == "nt":
+        return windows.make_python_real(record, prefix)
     major_minor = ".".join(str(record["version"]).split(".")[:2])
     interpreter = dict(cfg("pythons")).get(major_minor)
     if not interpreter:
@@ -159,6 +163,9 @@ def bash_path() -> str:
 
 
 def run_post_link(record: Mapping[str, Any], prefix: str, root: str) -> None:
+    if os.name == "nt":
+        windows.run_post_link(record, prefix, root)
+        return
     name = str(record["name"])
     if Path(prefix, "bin", f".{name}-pre-link.sh").exists():
         raise MambaError("mamba does not support pre-link scripts")

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 
+from . import windows
 from .cli import build_cli, check_parsed, help_text, parse_cli
 from .common import CliError, MambaError, cfg, log
 from .config import Ctx, load_config, setup_output
@@ -88,7 +89,7 @@ def exec_time() -> float | None:
         stat = Path("/proc/self/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
         uptime = float(Path("/proc/uptime").read_text(encoding="ascii").split()[0])
         age = uptime - int(stat[19]) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
+    except (OSError, ValueError, IndexError, AttributeError):  # not Linux (no os.sysconf)
         return None
     return time.time() - max(age, 0.0)
 
@@ -131,6 +132,8 @@ def recorded() -> Iterator[Recorder]:
 
 
 def main(argv: list[str]) -> int:
+    if os.name == "nt":
+        windows.utf8_streams()
     with recorded() as recorder:
         code = 1
         try:
