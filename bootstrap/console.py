@@ -28,10 +28,18 @@ ONEFILE_PROCESSES = 2
 
 
 def is_tty(stream: object) -> bool:
+    """A terminal: on Windows a console, which ``isatty`` alone cannot tell from the NUL
+    device (a character device too: ``mambaboot remove ENV < NUL`` would ask and read EOF)."""
     isatty = getattr(stream, "isatty", None)
     try:
-        return bool(isatty and isatty())
-    except ValueError:
+        if not (isatty and isatty()):
+            return False
+        if sys.platform == "win32":
+            from bootstrap import windows
+
+            return windows.is_console(int(getattr(stream, "fileno")()))  # noqa: B009
+        return True
+    except (ValueError, OSError):
         return False
 
 
@@ -115,7 +123,11 @@ class Console:
         """A question on the text stream (standard error with ``--json -``), the answer
         from standard input."""
         print(question, end="", file=self.out, flush=True)
-        return input()
+        try:
+            return input()
+        except EOFError:  # standard input closed: no answer
+            print(file=self.out, flush=True)
+            return ""
 
     def raw(self, data: bytes) -> None:
         if self.verbosity < NORMAL:

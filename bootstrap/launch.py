@@ -145,10 +145,11 @@ class WindowsLauncher:
     def shell_text(self, activate_scripts: Sequence[PurePath]) -> str:
         """Wrapper for ``cmd.exe /K``: activate, set the prompt, leave the shell open (no
         SETLOCAL: its changes would end with the batch file); mambaboot's own variables
-        are removed from the shell."""
+        are removed from the shell. The prompt is set in quotes, so that a ``&`` or ``)``
+        in the environment's name is not parsed (the PROMPT command would parse it)."""
         names = [*(ACTIVATE_VAR.format(i) for i in range(len(activate_scripts))),
                  cmdline.PERCENT_VAR]
-        lines = [*self._head(activate_scripts), "PROMPT %CONDA_PROMPT_MODIFIER%$P$G",
+        lines = [*self._head(activate_scripts), 'SET "PROMPT=%CONDA_PROMPT_MODIFIER%$P$G"',
                  *(f'SET "{name}="' for name in names)]
         return CRLF.join(lines) + CRLF
 

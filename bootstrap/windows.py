@@ -77,6 +77,19 @@ def console_process_count() -> int:
         size = count
 
 
+def is_console(fd: int) -> bool:
+    """The file descriptor is a console (GetConsoleMode succeeds), not a file, pipe or the
+    NUL device."""
+    import msvcrt
+    from ctypes import wintypes
+
+    kernel32 = _kernel32()
+    kernel32.GetConsoleMode.argtypes = [wintypes.HANDLE, ctypes.POINTER(wintypes.DWORD)]
+    mode = wintypes.DWORD()
+    handle = getattr(msvcrt, "get_osfhandle")(fd)  # noqa: B009 - Windows only
+    return bool(kernel32.GetConsoleMode(handle, ctypes.byref(mode)))
+
+
 def console_code_page() -> int:
     return int(_kernel32().GetConsoleOutputCP())
 

@@ -128,17 +128,21 @@ class Mambaboot:
         return {**env, **self.env}
 
     def popen(self, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
-              replace_env: bool = False) -> subprocess.Popen[str]:
+              replace_env: bool = False, stdin: int = subprocess.DEVNULL,
+              creationflags: int = 0) -> subprocess.Popen[str]:
         full_env = env if replace_env and env is not None else {**self.base_env(), **(env or {})}
         return subprocess.Popen([*self.argv, *args], env=full_env, cwd=cwd, text=True,
-                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, encoding="utf-8", errors="replace")
+                                stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                encoding="utf-8", errors="replace", creationflags=creationflags)
 
     def __call__(self, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
-                 timeout: float = 180, replace_env: bool = False) -> Result:
-        proc = self.popen(*args, env=env, cwd=cwd, replace_env=replace_env)
+                 timeout: float = 180, replace_env: bool = False,
+                 input: str | None = None) -> Result:
+        """Run to the end; ``input`` is written to its standard input (else: none)."""
+        stdin = subprocess.DEVNULL if input is None else subprocess.PIPE
+        proc = self.popen(*args, env=env, cwd=cwd, replace_env=replace_env, stdin=stdin)
         try:
-            out, err = proc.communicate(timeout=timeout)
+            out, err = proc.communicate(input, timeout=timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
             out, err = proc.communicate()

@@ -1,5 +1,6 @@
 """Everyday commands: list, remove, doctor, shell, and what the output looks like on a
-terminal and in a pipe."""
+terminal and in a pipe. The interactive shell runs on a pseudo-terminal on POSIX and with
+piped commands in cmd.exe on Windows."""
 
 from __future__ import annotations
 
@@ -13,11 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Mambaboot, tree
-from tests.project import PYTHON, Project
+from tests.conftest import IS_WINDOWS, Mambaboot, tree
+from tests.project import PYTHON, Project, same_path
 from tests.standin.server import LoopbackServer
-
-pytestmark = pytest.mark.posix
 
 
 def created(mambaboot: Mambaboot, project: Project) -> Project:
@@ -97,7 +96,7 @@ def test_doctor_reports_each_check_and_fails_on_a_broken_environment(
     assert any(name.startswith("reach channel") and c["status"] == "ok"
                for name, c in checks.items())
     assert "[ok  ]" in healthy.out and "0 failed" in healthy.out
-    (project.prefix / "bin" / "python").unlink()
+    project.python.unlink()
     http_server.stop()
     broken = mambaboot("doctor", *common, project.prefix.name)
     assert broken.code == 3, broken.text
@@ -177,12 +176,26 @@ class PtyChild:
         os.close(self.fd)
 
 
-def test_shell_opens_an_activated_interactive_shell(mambaboot: Mambaboot,
-                                                    project: Project) -> None:
+def printed(out: str, text: str) -> bool:
+    """cmd.exe printed the line ``text``: Wine's cmd puts its prompt before the first line a
+    command prints, real cmd.exe on a line of its own."""
+    return any(line.endswith(text) for line in out.splitlines())
+
+
+def private_temp(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A temp folder of mambaboot's own (TMPDIR, TEMP, TMP), to see what it leaves there."""
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    return temp, {"TMPDIR": str(temp), "TEMP": str(temp), "TMP": str(temp)}
+
+
+@pytest.mark.posix
+def test_shell_opens_an_activated_interactive_shell(mambaboot: Mambaboot, project: Project,
+                                                    tmp_path: Path) -> None:
     created(mambaboot, project)
-    temp_before = {p.name for p in Path(os.environ.get("TMPDIR", "/tmp")).glob("mambaboot-*")}
+    temp, env = private_temp(tmp_path)
     child = PtyChild(mambaboot, "shell", "--config", str(project.config),
-                     project.prefix.name, env={"SHELL": "/bin/bash"})
+                     project.prefix.name, env={"SHELL": "/bin/bash", **env})
     try:
         read_until(child.fd, b"(demo_")
         os.write(child.fd, b'echo "IN=$CONDA_PREFIX PY=$(command -v python)"\n')
@@ -194,11 +207,31 @@ def test_shell_opens_an_activated_interactive_shell(mambaboot: Mambaboot,
     text = seen.decode(errors="replace")
     assert f"IN={project.prefix}" in text
     assert f"PY={project.prefix}/bin/python" in text
-    temp_after = {p.name for p in Path(os.environ.get("TMPDIR", "/tmp")).glob("mambaboot-*")}
-    assert temp_after <= temp_before, "the shell's wrapper folder is removed"
+    assert list(temp.iterdir()) == [], "the shell's wrapper folder is removed"
+
+
+@pytest.mark.windows
+def test_shell_opens_an_activated_cmd_shell(mambaboot: Mambaboot, project: Project,
+                                            tmp_path: Path) -> None:
+    """cmd.exe /K reads the commands from standard input (one line: Wine's cmd runs only
+    the first line of what one read from a pipe gives it); its exit code is mambaboot's."""
+    created(mambaboot, project)
+    temp, env = private_temp(tmp_path)
+    commands = "echo IN=%CONDA_PREFIX%& where python& echo PROMPT=%PROMPT%& exit 3\n"
+    result = mambaboot("shell", "--config", str(project.config), project.prefix.name,
+                       env=env, input=commands)
+    assert result.code == 3, result.text
+    assert printed(result.out, f"IN={project.prefix}"), result.out
+    found = [line for line in result.out.splitlines() if line.lower().endswith("python.exe")]
+    assert same_path(found[0], project.python), "python resolves inside the environment first"
+    assert printed(result.out, f"PROMPT=({project.prefix.name}) $P$G")
+    assert list(temp.iterdir()) == [], "the shell's wrapper folder is removed"
 
 
 NAMES = 'echo "$CONDA_DEFAULT_ENV|$CONDA_PROMPT_MODIFIER"'
+NAMES_BAT = "echo %CONDA_DEFAULT_ENV%^|%CONDA_PROMPT_MODIFIER%"
+NAMES_PY = ("import os; print(os.environ['CONDA_DEFAULT_ENV'] + '|' + "
+            "os.environ['CONDA_PROMPT_MODIFIER'])")
 
 
 @pytest.mark.parametrize("layout", ["under envs", "elsewhere"])
@@ -213,12 +246,22 @@ def test_launcher_run_shell_and_scripts_agree_on_the_name(
         extra = ("--prefix", str(prefix))
     name = prefix.name if layout == "under envs" else str(prefix)
     expected = f"{name}|({name}) "
-    project.script("10-names.sh", f'{NAMES} > "{tmp_path}/script.txt"\n')
+    script_txt = tmp_path / "script.txt"
+    project.shell_script("10-names", f'{NAMES} > "{script_txt}"\n',
+                         f'@{NAMES_BAT}> "{script_txt}"\n')
     assert mambaboot(*project.args(*extra)).code == 0
-    assert (tmp_path / "script.txt").read_text().rstrip("\n") == expected
-    ran = mambaboot("run", "--config", str(project.config), str(prefix), "--", "bash", "-c",
-                    NAMES)
-    assert ran.out.rstrip("\n") == expected
+    assert script_txt.read_text().rstrip("\n") == expected
+    ran = mambaboot("run", "--config", str(project.config), str(prefix), "--", "python", "-c",
+                    NAMES_PY)
+    assert ran.out.rstrip("\n") == expected, ran.text
+    launcher_and_shell = agree_on_windows if IS_WINDOWS else agree_on_posix
+    launcher_and_shell(mambaboot, project, prefix, name, tmp_path)
+
+
+def agree_on_posix(mambaboot: Mambaboot, project: Project, prefix: Path, name: str,
+                   tmp_path: Path) -> None:
+    """activate.sh sourced in bash, and ``mambaboot shell`` on a pseudo-terminal."""
+    expected = f"{name}|({name}) "
     sourced = subprocess.run(
         ["bash", "--noprofile", "--norc", "-c", f'. "$1"; {NAMES}; echo "$PS1"', "bash",
          str(prefix / "activate.sh")], capture_output=True, text=True, check=True,
@@ -236,6 +279,25 @@ def test_launcher_run_shell_and_scripts_agree_on_the_name(
     assert f"\nP=({name}) ".encode() in seen, "the shell's prompt starts with the name"
 
 
+def agree_on_windows(mambaboot: Mambaboot, project: Project, prefix: Path, name: str,
+                     tmp_path: Path) -> None:
+    """activate.bat CALLed from a batch file, and ``mambaboot shell`` (cmd.exe /K) with the
+    commands on its standard input."""
+    expected = f"{name}|({name}) "
+    probe = tmp_path / "probe.bat"
+    probe.write_text(f'@CALL "{prefix / "activate.bat"}"\n@{NAMES_BAT}\n@echo %PROMPT%\n',
+                     encoding="ascii")
+    sourced = subprocess.run([os.environ.get("COMSPEC", "cmd.exe"), "/d", "/c", str(probe)],
+                             capture_output=True, text=True, check=True)
+    assert sourced.stdout.splitlines() == [expected, f"({name}) $P$G"]
+    shell = mambaboot("shell", "--config", str(project.config), str(prefix),  # one line:
+                      input=f"{NAMES_BAT}& echo P=%PROMPT%& exit\n")  # see above
+    assert shell.code == 0, shell.text
+    assert printed(shell.out, expected), shell.out
+    assert printed(shell.out, f"P=({name}) $P$G"), "the shell's prompt starts with the name"
+
+
+@pytest.mark.posix  # a pseudo-terminal; Windows' console cannot be made under Wine's pipes
 def test_progress_is_a_bar_on_a_terminal_and_lines_in_a_pipe(mambaboot: Mambaboot,
                                                              project: Project) -> None:
     child = PtyChild(mambaboot, *project.args("--no-color"))

@@ -217,8 +217,9 @@ def test_windows_shell_plan_keeps_cmd_open_with_the_prompt() -> None:
     text = plan.wrapper.decode("ascii")
     assert plan.keep_open
     assert "SETLOCAL" not in text, "changes must survive the batch file in cmd /K"
-    assert text.endswith('PROMPT %CONDA_PROMPT_MODIFIER%$P$G\r\nSET "MAMBABOOT_ACTIVATE_0="\r\n'
-                         'SET "MAMBABOOT_PERCENT="\r\n'), "mambaboot's variables are removed"
+    assert text.endswith('SET "PROMPT=%CONDA_PROMPT_MODIFIER%$P$G"\r\n'
+                         'SET "MAMBABOOT_ACTIVATE_0="\r\nSET "MAMBABOOT_PERCENT="\r\n'), \
+        "the prompt in quotes (a name may hold & or )); mambaboot's variables are removed"
     assert WIN.command_line("cmd.exe", PureWindowsPath(r"C:\t\w.bat"), keep_open=True) == \
         '"cmd.exe" /D /E:ON /V:OFF /S /K ""C:\\t\\w.bat""'
 

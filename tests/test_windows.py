@@ -86,6 +86,16 @@ def test_console_queries() -> None:
     assert windows.volume_filesystem(Path.cwd()) in ("NTFS", "ReFS", "FAT32", "exFAT", "")
 
 
+def test_the_nul_device_and_files_are_no_terminal(tmp_path: Path) -> None:
+    """``isatty`` is true for NUL (a character device); a console is what asks questions."""
+    from bootstrap.console import is_tty
+
+    with open(os.devnull) as nul, (tmp_path / "f").open("w") as plain:
+        assert nul.isatty(), "what made `remove ENV < NUL` ask, then fail on EOF"
+        assert not is_tty(nul)
+        assert not is_tty(plain)
+
+
 def test_script_wrapper_calls_a_bat_from_a_hostile_folder(hostile: Path) -> None:
     """The script runs from a folder full of cmd syntax, after the activate.d hook, sees
     the environment, and its exit code comes back; what it prints arrives as UTF-8,
