@@ -5,7 +5,7 @@ recorder that tests read.
 from __future__ import annotations
 
 import contextlib
-import functools
+import importlib
 import json
 import os
 import signal
@@ -19,42 +19,48 @@ from . import windows
 from .cli import build_cli, check_parsed, help_text, parse_cli
 from .common import CliError, MambaError, cfg, log
 from .config import Ctx, load_config, setup_output
-from .create import cmd_create
-from .export import cmd_env_export, cmd_env_list, cmd_info, cmd_list
-from .install import cmd_install, cmd_remove
-from .link import bash_path
-from .run import cmd_run
-from .shell import cmd_activate_subprocess, cmd_shell_activate, cmd_shell_hook, cmd_shell_init
+
+# command -> (module, function[, first argument]); a module is imported when its command
+# runs, so ``--version`` and ``env export`` do not pay for the network code (a Windows
+# process under Wine pays ~2 ms per module)
+HANDLERS: dict[tuple[str, ...], tuple[str, ...]] = {
+    ("create",): ("create", "cmd_create"),
+    ("install",): ("install", "cmd_install"),
+    ("remove",): ("install", "cmd_remove"),
+    ("uninstall",): ("install", "cmd_remove"),
+    ("env", "export"): ("export", "cmd_env_export"),
+    ("env", "list"): ("export", "cmd_env_list"),
+    ("list",): ("export", "cmd_list"),
+    ("info",): ("export", "cmd_info"),
+    ("run",): ("run", "cmd_run"),
+    ("activate",): ("shell", "cmd_activate_subprocess"),
+    ("deactivate",): ("shell", "cmd_activate_subprocess"),
+    ("shell", "hook"): ("shell", "cmd_shell_hook"),
+    **{("shell", action): ("shell", "cmd_shell_activate", action)
+       for action in ("activate", "reactivate", "deactivate")},
+    **{("shell", action): ("shell", "cmd_shell_init", action)
+       for action in ("init", "deinit", "reinit")},
+}
+
+
+def handler(module: str, function: str, *args: str) -> Callable[[Ctx], int]:
+    func = getattr(importlib.import_module(f".{module}", __package__), function)
+    return lambda ctx: int(func(ctx, *args))
 
 
 def dispatch(ctx: Ctx) -> int:
     names = [c.name for c in ctx.parsed.chain][1:]
     setup_output(ctx)
-    handlers: dict[tuple[str, ...], Callable[[], int]] = {
-        ("create",): lambda: cmd_create(ctx),
-        ("install",): lambda: cmd_install(ctx),
-        ("remove",): lambda: cmd_remove(ctx),
-        ("uninstall",): lambda: cmd_remove(ctx),
-        ("env", "export"): lambda: cmd_env_export(ctx),
-        ("env", "list"): lambda: cmd_env_list(ctx),
-        ("list",): lambda: cmd_list(ctx),
-        ("info",): lambda: cmd_info(ctx),
-        ("run",): lambda: cmd_run(ctx),
-        ("activate",): lambda: cmd_activate_subprocess(ctx),
-        ("deactivate",): lambda: cmd_activate_subprocess(ctx),
-        ("shell", "hook"): lambda: cmd_shell_hook(ctx),
-        ("shell", "enable_long_path_support"): lambda: 0,
-    }
-    for action in ("activate", "reactivate", "deactivate"):
-        handlers[("shell", action)] = functools.partial(cmd_shell_activate, ctx, action)
-    for action in ("init", "deinit", "reinit"):
-        handlers[("shell", action)] = functools.partial(cmd_shell_init, ctx, action)
     key = tuple(names)
-    if key in handlers:
-        return handlers[key]()
+    if key == ("shell", "enable_long_path_support"):
+        return 0
+    if key in HANDLERS:
+        return handler(*HANDLERS[key])(ctx)
     if key == ("shell",):
+        from .link import bash_path
+
         ctx.parsed.command = [os.environ.get("SHELL") or bash_path()]
-        return cmd_run(ctx)
+        return handler("run", "cmd_run")(ctx)
     if not names:
         load_config(ctx)
         sys.stdout.write(help_text(ctx.parsed.leaf, ctx.parsed.chain))
