@@ -100,6 +100,7 @@ class Pipeline:
         for text in self.summary.warnings:
             self.r.warn(text)
         preflight.check_prefix_location(self.s.prefix, self.s.cache_dir, self.s.pkgs_dir)
+        preflight.check_prefix_separator(self.s.prefix, self.platform)
         if self.bundle is not None and self.bundle.subdir != self.s.subdir:
             raise ConfigError(f"The bundle in {self.bundle.root} is for {self.bundle.subdir}; "
                               f"this machine is {self.s.subdir}.",

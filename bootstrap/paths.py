@@ -143,13 +143,19 @@ class CacheLayout:
         return self.cache / "micromamba" / version
 
 
-def user_cache_dir(system: str, environ: dict[str, str] | None, home: PurePath) -> PurePath:
-    """The per-user cache folder when no ``{drive}/CACHE`` exists."""
+def user_cache_dir(system: str, environ: dict[str, str] | None,
+                   home: PurePath | None) -> PurePath | None:
+    """The per-user cache folder when no ``{drive}/CACHE`` exists; None when it depends on
+    a home folder that is not known."""
     env = environ or {}
     if system == "windows":
         base = env.get("LOCALAPPDATA")
-        return PureWindowsPath(base) / "mambaboot" if base else home / "AppData/Local/mambaboot"
-    if system == "darwin":
-        return home / "Library" / "Caches" / "mambaboot"
+        if base:
+            return PureWindowsPath(base) / "mambaboot"
+        return home / "AppData/Local/mambaboot" if home else None
     xdg = env.get("XDG_CACHE_HOME")
-    return (PurePosixPath(xdg) if xdg else home / ".cache") / "mambaboot"
+    if system != "darwin" and xdg:
+        return PurePosixPath(xdg) / "mambaboot"
+    if home is None:
+        return None
+    return home / ("Library/Caches" if system == "darwin" else ".cache") / "mambaboot"

@@ -14,11 +14,11 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from bootstrap import environ, update
-from bootstrap.errors import RefusedError
+from bootstrap.errors import ConfigError, RefusedError
 from bootstrap.log import timestamp
 from bootstrap.paths import prefix_key
 from bootstrap.platform import Platform
@@ -147,6 +147,18 @@ def check_prefix_location(prefix: Path, cache_dir: Path, pkgs_dir: Path) -> None
                 hint="Put environments and the cache in separate folders (--prefix, "
                      "--envs-dir, --cache-dir).",
             )
+
+
+def check_prefix_separator(prefix: PurePath, platform: Platform) -> None:
+    """The prefix's folders go on PATH, which separates folders with ``;`` on Windows and
+    ``:`` elsewhere: a prefix holding that character could never be activated."""
+    text = str(prefix)
+    if platform.pathsep in text[len(platform.path(text).drive):]:
+        raise ConfigError(
+            f"The environment folder {text} contains '{platform.pathsep}', which "
+            "separates the folders of PATH: its folders could not be put on PATH.",
+            hint=f"Choose a name and folder without '{platform.pathsep}' (the name, "
+                 "--prefix, --envs-dir).")
 
 
 def verdict(found: Inspection, inputs: dict[str, Any], force: bool) -> str:

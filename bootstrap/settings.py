@@ -60,7 +60,7 @@ class Host:
     app_dir: Path | None  # folder of the frozen executable; None when run from source
     environ: Mapping[str, str]
     drive: Path
-    user_cache: Path
+    user_cache: Path | None  # None: no LOCALAPPDATA/XDG_CACHE_HOME and no home folder known
     subdir: str
 
     @classmethod
@@ -69,11 +69,31 @@ class Host:
         cwd = Path.cwd()
         anchor = exe if exe else cwd
         drive = Path(paths.drive_anchor(anchor, os.path.ismount))
-        home = Path.home()
         system = "windows" if CURRENT.is_windows else sys.platform
-        user_cache = Path(paths.user_cache_dir(system, dict(os.environ), home))
+        cache = paths.user_cache_dir(system, dict(os.environ), _home())
         return cls(CURRENT, cwd, exe.parent if exe else None, dict(os.environ), drive,
-                   user_cache, host_subdir() or "unknown")
+                   Path(cache) if cache else None, host_subdir() or "unknown")
+
+
+def _default_cache(host: Host) -> Path:
+    """``{drive}/CACHE`` or the per-user cache, which needs a home folder or LOCALAPPDATA."""
+    stick = host.drive / "CACHE"
+    if host.user_cache is None and not _exists(stick):
+        raise ConfigError("No cache folder: this environment names no home folder "
+                          "(USERPROFILE, HOME) and no per-user cache folder (LOCALAPPDATA, "
+                          "XDG_CACHE_HOME).",
+                          hint="Give one with --cache-dir DIR, [cache] dir in the config file "
+                               "or MAMBABOOT_CACHE_DIR.")
+    return Path(paths.default_cache_dir(host.drive, host.user_cache or stick, _exists))
+
+
+def _home() -> Path | None:
+    """The home folder; None when the environment names none (Windows without USERPROFILE
+    or HOMEDRIVE/HOMEPATH, as in a stripped service or CI environment)."""
+    try:
+        return Path.home()
+    except (RuntimeError, KeyError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -175,7 +195,7 @@ def resolve(over: Overrides, host: Host, cfg: config.ConfigFile | None = None) -
     cache_dir = src.path("cache_dir", "cache", "dir", "MAMBABOOT_CACHE_DIR")
     explicit_cache = bool(over.cache_dir or (cfg and cfg.get("cache", "dir")))
     if cache_dir is None:
-        cache_dir = Path(paths.default_cache_dir(host.drive, host.user_cache, _exists))
+        cache_dir = _default_cache(host)
     return Settings(
         platform=host.platform,
         subdir=host.subdir,

@@ -4,6 +4,7 @@ altered packages, and relocate a moved environment."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -11,12 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Mambaboot, tree
-from tests.project import Project
-from tests.standin.fixtures import MicromambaRelease
+from tests.conftest import IS_WINDOWS, Mambaboot, tree
+from tests.project import MICROMAMBA, Project
+from tests.standin.fixtures import MicromambaRelease, host_subdir
 from tests.standin.server import LoopbackServer
 
-pytestmark = pytest.mark.posix
+HELLO_SH = 'echo "hello from $CONDA_PREFIX" > "$MAMBABOOT_CONFIG_DIR/hello.txt"\n'
+HELLO_BAT = '@echo hello from %CONDA_PREFIX%> "%MAMBABOOT_CONFIG_DIR%\\hello.txt"\n'
+# pack --platform for the other family of platforms than this machine's
+OTHER_SUBDIR, OTHER_MICROMAMBA = ("linux-64", "micromamba") if IS_WINDOWS else \
+    ("win-64", "micromamba.exe")
 
 
 def closed_port() -> int:
@@ -38,8 +43,7 @@ def packages(prefix: Path) -> set[str]:
 
 @pytest.fixture
 def bundle(mambaboot: Mambaboot, project: Project, tmp_path: Path) -> Path:
-    project.script("10-hello.sh",
-                   'echo "hello from $CONDA_PREFIX" > "$MAMBABOOT_CONFIG_DIR/hello.txt"\n')
+    project.shell_script("10-hello", HELLO_SH, HELLO_BAT)
     out = tmp_path / "stick"
     result = mambaboot("pack", "--out", str(out), "--config", str(project.config))
     assert result.code == 0, result.text
@@ -49,7 +53,7 @@ def bundle(mambaboot: Mambaboot, project: Project, tmp_path: Path) -> Path:
 def test_pack_writes_a_self_contained_bundle(mambaboot: Mambaboot, bundle: Path,
                                              micromamba_release: MicromambaRelease) -> None:
     manifest = json.loads((bundle / "bundle.json").read_text())
-    assert manifest["subdir"] == "linux-64"
+    assert manifest["subdir"] == host_subdir()
     names = {Path(p["file"]).name.split("-")[0] for p in manifest["packages"]}
     assert {"python", "conda", "mamba", "uv"} <= names
     for package in manifest["packages"]:
@@ -58,13 +62,15 @@ def test_pack_writes_a_self_contained_bundle(mambaboot: Mambaboot, bundle: Path,
     lock = next((bundle / "CACHE" / "locks").glob("*.txt")).read_text()
     assert "@EXPLICIT" in lock
     assert lock.count("#sha256:") == len(manifest["packages"])
-    mm = bundle / "CACHE" / "micromamba" / micromamba_release.version / "micromamba"
+    mm = bundle / "CACHE" / "micromamba" / micromamba_release.version / MICROMAMBA
     assert mm.read_bytes() == micromamba_release.binary
     assert (mm.parent / "micromamba.sha256").read_text() == micromamba_release.sha256
     config = (bundle / "mambaboot.toml").read_text()
     assert f'sha256 = "{micromamba_release.sha256}"' in config and 'dir = "CACHE"' in config
-    assert (bundle / "scripts" / "10-hello.sh").is_file()
-    assert (bundle / "mambaboot").is_file() == (mambaboot.kind == "frozen")
+    hello = "10-hello.bat" if IS_WINDOWS else "10-hello.sh"
+    assert (bundle / "scripts" / hello).is_file()
+    exe = "mambaboot.exe" if IS_WINDOWS else "mambaboot"
+    assert (bundle / exe).is_file() == (mambaboot.kind == "frozen")
     assert not list((bundle / "CACHE" / "root").glob("pack-*")), "staging removed"
 
 
@@ -123,22 +129,22 @@ def test_pack_refuses_a_folder_with_other_files(mambaboot: Mambaboot, project: P
 
 def test_pack_for_another_platform(mambaboot: Mambaboot, project: Project,
                                    micromamba_release_factory: object, tmp_path: Path) -> None:
-    release = micromamba_release_factory(platforms=("linux-64", "win-64"),  # type: ignore[operator]
-                                         version="2.8.3")
+    release = micromamba_release_factory(  # type: ignore[operator]
+        platforms=(host_subdir(), OTHER_SUBDIR), version="2.8.3")
     project.version = release.version
     project.write_config()
-    out = tmp_path / "winstick"
+    out = tmp_path / "otherstick"
     result = mambaboot("pack", "--out", str(out), "--config", str(project.config),
-                       "--platform", "win-64")
+                       "--platform", OTHER_SUBDIR)
     assert result.code == 0, result.text
     manifest = json.loads((out / "bundle.json").read_text())
-    assert manifest["subdir"] == "win-64"
-    assert (out / "CACHE" / "micromamba" / release.version / "micromamba.exe").is_file()
-    assert any("win-64" in p["url"] for p in manifest["packages"])
+    assert manifest["subdir"] == OTHER_SUBDIR
+    assert (out / "CACHE" / "micromamba" / release.version / OTHER_MICROMAMBA).is_file()
+    assert any(OTHER_SUBDIR in p["url"] for p in manifest["packages"])
     here = mambaboot("create", "--config", str(out / "mambaboot.toml"), "--offline",
                      "--envs-dir", str(tmp_path / "e"), "--no-pause")
     assert here.code == 2, here.text
-    assert "is for win-64" in here.err
+    assert f"is for {OTHER_SUBDIR}" in here.err
 
 
 def test_moved_environment_is_relocated(mambaboot: Mambaboot, project: Project,
@@ -166,12 +172,27 @@ def test_moved_environment_is_relocated(mambaboot: Mambaboot, project: Project,
     assert auto.out.strip() == str(shorter)
     assert "was moved from" in auto.err
     assert str(shorter).encode() in (shorter / "share/prefixdata/where.bin").read_bytes()
-    bash = shutil.which("bash")
-    assert bash
-    line = f'. "{shorter}/activate.sh" && python -c "import sys; print(sys.prefix)"'
-    done = subprocess.run([bash, "--noprofile", "--norc", "-c", line], capture_output=True,
-                          text=True, env={"PATH": "/usr/bin:/bin"}, check=False)
-    assert done.stdout.strip() == str(shorter), done.stderr
+    assert python_after_activate(shorter) == str(shorter)
+
+
+def python_after_activate(prefix: Path) -> str:
+    """``sys.prefix`` of the python that the activate launcher puts first: activate.sh in
+    bash, or activate.bat CALLed in cmd.exe (from a batch file, which expands ``%PATH%``
+    after the CALL)."""
+    if not IS_WINDOWS:
+        line = f'. "{prefix}/activate.sh" && python -c "import sys; print(sys.prefix)"'
+        done = subprocess.run(["bash", "--noprofile", "--norc", "-c", line],
+                              capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"},
+                              check=False)
+        return done.stdout.strip() or done.stderr
+    probe = prefix.parent / "probe.bat"
+    probe.write_text(f'@CALL "{prefix / "activate.bat"}"\n'
+                     '@python -c "import sys; print(sys.prefix)"\n', encoding="ascii")
+    system = os.environ.get("SYSTEMROOT", r"C:\Windows")
+    done = subprocess.run([os.environ.get("COMSPEC", "cmd.exe"), "/d", "/c", str(probe)],
+                          capture_output=True, text=True, check=False,
+                          env={"PATH": rf"{system}\system32;{system}", "SystemRoot": system})
+    return done.stdout.strip() or done.stderr
 
 
 def test_pack_keeps_files_of_a_foreign_bundle_json(mambaboot: Mambaboot, project: Project,
@@ -202,11 +223,11 @@ def test_a_bundle_for_other_inputs_is_refused(mambaboot: Mambaboot, project: Pro
 def test_pack_with_a_micromamba_url_stores_it_where_the_bundle_looks(
         mambaboot: Mambaboot, project: Project, tmp_path: Path) -> None:
     out = tmp_path / "stick"
-    url = project.url_template.format(version=project.version, platform="linux-64")
+    url = project.url_template.format(version=project.version, platform=host_subdir())
     result = mambaboot("pack", "--out", str(out), "--config", str(project.config),
                        "--micromamba", url)
     assert result.code == 0, result.text
     config = (out / "mambaboot.toml").read_text()
     version = next(line.split('"')[1] for line in config.splitlines()
                    if line.startswith("version"))
-    assert (out / "CACHE" / "micromamba" / version / "micromamba").is_file()
+    assert (out / "CACHE" / "micromamba" / version / MICROMAMBA).is_file()

@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bootstrap import cli, config, download
-from tests.conftest import Mambaboot
+from tests.conftest import IS_WINDOWS, Mambaboot
 from tests.project import PYTHON, Project
 from tests.standin.containment import Containment
 from tests.standin.fixtures import CondaChannel, MicromambaRelease
@@ -200,7 +200,6 @@ def test_bad_environment_variables_name_the_variable(run_cli: Cli, variable: str
     assert_clean_usage_error(result, variable, value)
 
 
-@pytest.mark.posix
 @fault("input", "MAMBABOOT_LOCK_TIMEOUT_S that is not a number",
        expect="no crash: exit 0 with the default timeout, or exit 2 naming the variable")
 def test_lock_timeout_variable_that_is_not_a_number(
@@ -332,12 +331,15 @@ def test_generated_network_tuning_values_give_sane_options(
 
 # -- awkward characters in paths and names --------------------------------------------------
 
-ODD = "dir with spaces ü 日本 & ^ % ! ( ) ;"
+# ";" separates PATH on Windows: a prefix holding it is refused there (checked below)
+ODD = "dir with spaces ü 日本 & ^ % ! ( )" + ("" if IS_WINDOWS else " ;")
+PROBE_BAT = ("@python -c \"import os; open('probe.txt', 'w', encoding='utf-8').write("
+             "os.environ['MAMBABOOT_PREFIX'] + '|' + os.getcwd())\"\n")
 
 
-@pytest.mark.posix
 @fault("input", "paths and names with spaces, non-ASCII and & ^ % ! ( ) ;",
-       expect="exit 0; the environment, its scripts and `mambaboot run` work there")
+       expect="exit 0; the environment, its scripts and `mambaboot run` work there; a name "
+              "holding PATH's separator (`;` on Windows, `:` elsewhere) is refused, exit 2")
 def test_create_in_a_folder_with_awkward_characters(
         mambaboot: Mambaboot, conda_channel: CondaChannel,
         micromamba_release: MicromambaRelease, isolated_home: Path, tmp_path: Path) -> None:
@@ -345,18 +347,24 @@ def test_create_in_a_folder_with_awkward_characters(
                       micromamba_release.version)
     project.root.mkdir()
     project.write_config()
-    name = "env & (1) ! ^ % ü;"
+    name = "env & (1) ! ^ % ü" + ("" if IS_WINDOWS else ";")
     prefix = project.envs / f"{name}_{PYTHON.replace('.', '_')}"
     probe = project.root / "probe.txt"
-    project.script("10-probe.sh", 'printf "%s|%s" "$MAMBABOOT_PREFIX" "$PWD" > probe.txt\n')
+    project.shell_script("10-probe", 'printf "%s|%s" "$MAMBABOOT_PREFIX" "$PWD" > probe.txt\n',
+                         PROBE_BAT)
     project.script("20-probe.py", "import sys\nopen('probe.py.txt', 'w').write(sys.prefix)\n")
     box = Containment(tmp_path, watched=[isolated_home, project.root],
                       allowed=[prefix, project.cache, probe, project.root / "probe.py.txt"])
+    separator = ";" if IS_WINDOWS else ":"
+    refused = mambaboot("create", f"a{separator}b", "--config", str(project.config),
+                        "--no-pause", env=box.env, cwd=box.cwd)
+    assert refused.code == 2, refused.text
+    assert f"contains '{separator}'" in refused.err
     result = mambaboot("create", name, "--config", str(project.config), "--no-pause",
                        env=box.env, cwd=box.cwd)
     assert result.code == 0, result.text
-    assert probe.read_text() == f"{prefix}|{project.root}"
-    assert (project.root / "probe.py.txt").read_text() == str(prefix)
+    assert probe.read_text(encoding="utf-8") == f"{prefix}|{project.root}"
+    assert (project.root / "probe.py.txt").read_text(encoding="utf-8") == str(prefix)
     ran = mambaboot("run", str(prefix), "--config", str(project.config), "--", "python", "-c",
                     "import sys; print(sys.prefix)", env=box.env, cwd=box.cwd)
     assert ran.code == 0, ran.text

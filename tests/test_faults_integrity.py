@@ -103,7 +103,6 @@ def assert_nothing_kept(project: Project, release: MicromambaRelease) -> None:
     assert release.calls() == [], "an unverified binary never runs"
 
 
-@pytest.mark.posix
 @fault("integrity", "published .sha256 does not match the download",
        expect="exit 5 `Checksum mismatch` with both hashes; nothing kept, nothing run")
 def test_wrong_published_sha256_exits_5_keeps_and_runs_nothing(
@@ -121,7 +120,6 @@ def test_wrong_published_sha256_exits_5_keeps_and_runs_nothing(
     box.check()
 
 
-@pytest.mark.posix
 @fault("integrity", "micromamba package with a member escaping the target",
        expect="exit 5 `Rejected archive ... unsafe`; nothing extracted, kept or run")
 def test_package_with_an_escaping_member_is_rejected(

@@ -228,7 +228,6 @@ def assert_network_failure(result_code: int, text: str, host: str) -> None:
     assert "Traceback" not in text and "Unexpected error" not in text
 
 
-@pytest.mark.posix
 @fault("network", "DNS failure (host under .invalid)",
        expect="exit 4; names the host; hint HTTPS_PROXY/NO_PROXY and --offline")
 def test_dns_failure_exits_4_with_the_host_and_the_proxy_hint(
@@ -244,7 +243,6 @@ def test_dns_failure_exits_4_with_the_host_and_the_proxy_hint(
     box.check()
 
 
-@pytest.mark.posix
 @fault("network", "connection refused (closed loopback port)",
        expect="exit 4; names the host and `Connection refused`; hint HTTPS_PROXY")
 def test_refused_connection_exits_4_with_the_host_and_the_proxy_hint(
@@ -259,7 +257,6 @@ def test_refused_connection_exits_4_with_the_host_and_the_proxy_hint(
     box.check()
 
 
-@pytest.mark.posix
 @fault("network", "plain http mirror without --allow-http",
        expect="exit 4 before any request; hint --allow-http")
 def test_plain_http_is_refused_without_allow_http(

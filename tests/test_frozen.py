@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import Mambaboot
 from tests.project import Project
 
-pytestmark = [pytest.mark.frozen, pytest.mark.posix]
+pytestmark = pytest.mark.frozen
 
 
 def test_version_runs_with_an_empty_environment(frozen: Mambaboot) -> None:
@@ -32,7 +32,7 @@ def test_create_with_no_path_and_no_python(frozen: Mambaboot, project: Project,
                                            tmp_path: Path) -> None:
     """``env -i``: no PATH, no HOME, bogus Python variables; the whole pipeline still runs
     and the scripts see none of it."""
-    exe = tmp_path / "stick" / "mambaboot"
+    exe = tmp_path / "stick" / Path(frozen.argv[0]).name
     exe.parent.mkdir()
     shutil.copy2(frozen.argv[0], exe)
     project.script("10-env.py", "import json, os, sys\n"

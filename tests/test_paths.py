@@ -162,7 +162,13 @@ def test_cache_layout_places_everything_inside_the_cache() -> None:
     ("linux", {"XDG_CACHE_HOME": ""}, PurePosixPath("/home/u"),
      PurePosixPath("/home/u/.cache/mambaboot")),
     ("linux", None, PurePosixPath("/home/u"), PurePosixPath("/home/u/.cache/mambaboot")),
+    # no home folder known (Windows without USERPROFILE): only the variables can say
+    ("windows", {"LOCALAPPDATA": r"D:\Local"}, None, PureWindowsPath(r"D:\Local\mambaboot")),
+    ("windows", {}, None, None),
+    ("linux", {"XDG_CACHE_HOME": "/xdg/cache"}, None, PurePosixPath("/xdg/cache/mambaboot")),
+    ("linux", {}, None, None),
+    ("darwin", {}, None, None),
 ])
-def test_user_cache_dir(system: str, environ: dict[str, str] | None, home: PurePath,
-                        expected: PurePath) -> None:
+def test_user_cache_dir(system: str, environ: dict[str, str] | None, home: PurePath | None,
+                        expected: PurePath | None) -> None:
     assert paths.user_cache_dir(system, environ, home) == expected

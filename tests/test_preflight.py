@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from bootstrap import preflight
-from bootstrap.errors import RefusedError
-from bootstrap.platform import POSIX, WINDOWS
+from bootstrap.errors import ConfigError, RefusedError
+from bootstrap.platform import POSIX, WINDOWS, Platform
 from bootstrap.preflight import Claims, PrefixState
 from bootstrap.receipt import DONE, RUNNING, STAGES, Receipt, receipt_path
 from tests.conftest import NO_SYMLINKS, Mambaboot, tree
@@ -255,6 +255,26 @@ def test_separate_prefix_and_caches_pass(prefix: str, cache: str, pkgs: str) -> 
     preflight.check_prefix_location(Path(prefix), Path(cache), Path(pkgs))
 
 
+@pytest.mark.parametrize(("prefix", "platform", "refused"), [
+    (r"C:\envs\a;b", WINDOWS, True),
+    (r"C:\envs\a:b", WINDOWS, False),
+    (r"C:\envs\a b & (1) ! ^ %", WINDOWS, False),
+    ("/envs/a:b", POSIX, True),
+    ("/envs/a;b", POSIX, False),
+])
+def test_a_prefix_holding_the_path_separator_is_refused(prefix: str, platform: Platform,
+                                                        refused: bool) -> None:
+    path = platform.path(prefix)
+    if not refused:
+        preflight.check_prefix_separator(path, platform)
+        return
+    with pytest.raises(ConfigError) as info:
+        preflight.check_prefix_separator(path, platform)
+    assert info.value.exit_code == 2
+    assert f"contains '{platform.pathsep}'" in info.value.message
+    assert prefix in info.value.message
+
+
 def test_refuse_foreign_names_the_prefix_and_what_is_there(prefix: Path) -> None:
     err = preflight.refuse_foreign(prefix, ["Lib", "python.exe"])
     assert err.exit_code == 3
@@ -263,7 +283,6 @@ def test_refuse_foreign_names_the_prefix_and_what_is_there(prefix: Path) -> None
     assert "never deletes" in err.hint
 
 
-@pytest.mark.posix
 def test_a_failed_create_leaves_no_claim_on_the_folder(mambaboot: Mambaboot,
                                                        project: Project) -> None:
     failed = mambaboot(*project.args("--spec", "no-such-package"))

@@ -45,7 +45,7 @@ def test_map_path_only_maps_paths_below_the_old_root() -> None:
     assert relocate.map_path("/home/u/.cache/x", "/media/a", "/media/b", POSIX) is None
 
 
-@pytest.mark.posix
+@pytest.mark.posix  # the Linux mount table (/proc/mounts); Windows asks the volume
 def test_mount_type_takes_the_longest_mount_point(tmp_path: Path) -> None:
     mounts = tmp_path / "mounts"
     stick = tmp_path / "media" / "my stick"

@@ -144,7 +144,6 @@ class Watcher(Recorder):
         return look
 
 
-@pytest.mark.posix
 @fault("security", "downloaded micromamba: when does it become executable",
        expect="the `.part` file never is; the binary is, only once renamed after its sha256 "
               "matched")
@@ -162,7 +161,6 @@ def test_binary_is_made_executable_only_after_verification(
     assert target.stat().st_mode & stat.S_IXUSR
 
 
-@pytest.mark.posix
 @pytest.mark.parametrize("suffix", [
     pytest.param("", id="raw-binary"), pytest.param(".tar.bz2", id="conda-package")])
 @fault("security", "downloaded micromamba that does not match its pinned sha256",
@@ -239,7 +237,7 @@ def test_archive_extraction_goes_through_the_data_filter() -> None:
 
 # -- post-install scripts --------------------------------------------------------------------
 
-@pytest.mark.posix
+@pytest.mark.posix  # symbolic links (Wine makes none) and FIFOs (POSIX only)
 @fault("security", "post-install scripts: links out, hidden, nested, folders, FIFOs",
        expect="only regular files of the configured folder run, in name order")
 def test_scripts_come_only_from_the_configured_folder(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ environment variables, then defaults (DESIGN 3.1), with a hand-made ``Host``."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,6 +79,20 @@ def config_error(world: World, over: Overrides | None = None,
 
 
 # -- defaults ------------------------------------------------------------------------------
+
+def test_no_home_and_no_cache_folder_asks_for_one(world: World) -> None:
+    """A stripped environment (no USERPROFILE, no LOCALAPPDATA) has no per-user cache: a
+    clear error, unless the cache is given or a {drive}/CACHE exists."""
+    host = dataclasses.replace(world.host(), user_cache=None)
+    with pytest.raises(ConfigError) as info:
+        settings.resolve(Overrides(), host, None)
+    assert info.value.exit_code == 2
+    assert "--cache-dir" in info.value.hint
+    given = settings.resolve(Overrides(cache_dir=str(world.root / "c")), host, None)
+    assert given.cache_dir == world.root / "c"
+    (world.drive / "CACHE").mkdir()
+    assert settings.resolve(Overrides(), host, None).cache_dir == world.drive / "CACHE"
+
 
 def test_defaults_without_config_or_environment(world: World) -> None:
     s = world.resolve()

@@ -15,6 +15,6 @@ rc=0
 timed "pytest under Wine" devtools/windows/python.sh \
     MAMBABOOT_TEST_EXE="Z:${REPO//\//\\}\\dist\\mambaboot.exe" \
     MAMBABOOT_RELIABILITY_REPORT="build\\reliability-windows.md" \
-    -m pytest --junitxml build/test-windows.xml "$@" || rc=$?
+    -m pytest --basetemp "C:\\t" --junitxml build/test-windows.xml "$@" || rc=$?
 say "make test-windows: $(since "$start") in all"
 exit "$rc"

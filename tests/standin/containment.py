@@ -5,8 +5,8 @@
     mambaboot(*args, env=box.env, cwd=box.cwd)
     box.check()      # box.start() re-takes the snapshots after a test changed things itself
 
-``box.cwd`` is an empty working directory and ``box.tmpdir`` the TMPDIR handed to the
-process. After the scenario: every watched folder (HOME, the project) and the working
+``box.cwd`` is an empty working directory and ``box.tmpdir`` the temp folder handed to
+the process. After the scenario: every watched folder (HOME, the project) and the working
 directory changed only inside an allowed path (the prefix, the cache, where the log goes),
 and the temp folder is empty again: mambaboot removed its ``mambaboot-*`` folders and the
 frozen bootloader its ``_MEI*`` unpack folder.
@@ -61,8 +61,9 @@ class Containment:
 
     @property
     def env(self) -> dict[str, str]:
-        """Variables to give every mambaboot process of the scenario."""
-        return {"TMPDIR": str(self.tmpdir)}
+        """Variables to give every mambaboot process of the scenario: the temp folder
+        (TMPDIR on POSIX, TEMP and TMP on Windows)."""
+        return {name: str(self.tmpdir) for name in ("TMPDIR", "TEMP", "TMP")}
 
     def allow(self, *paths: Path) -> None:
         """Also accept writes to ``paths`` (files a test's own scripts write)."""
