@@ -173,13 +173,14 @@ def run_interactive(argv: Command, *, env: Mapping[str, str], log: RunLog,
                     cwd: Path | None = None, stdout: int | None = None) -> int:
     """Run ``argv`` attached to this console (``run``, ``shell``); its exit code is returned.
 
-    The child shares our console and process group, so Ctrl+C reaches it directly, as in
-    any shell; mambaboot lets it pass meanwhile and just waits. (A handler, not SIG_IGN:
-    an ignored SIGINT would be inherited by the child through exec.) ``stdout``: a file
-    descriptor for the child's standard output instead of ours.
+    The child shares our console and process group, so Ctrl+C (and Ctrl+Break) reaches it
+    directly, as in any shell; mambaboot lets it pass meanwhile and just waits. (A handler,
+    not SIG_IGN: an ignored SIGINT would be inherited by the child through exec.)
+    ``stdout``: a file descriptor for the child's standard output instead of ours.
     """
     log.command(describe(argv) + (f"    (in {cwd})" if cwd else ""))
-    previous = signal.signal(signal.SIGINT, _let_pass)
+    keys = [s for s in (signal.SIGINT, getattr(signal, "SIGBREAK", None)) if s is not None]
+    previous = {key: signal.signal(key, _let_pass) for key in keys}
     try:
         proc = _popen_attached(_argv(argv), env, cwd, stdout)
         try:
@@ -188,7 +189,8 @@ def run_interactive(argv: Command, *, env: Mapping[str, str], log: RunLog,
             _stop_one(proc)
             raise
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for key, handler in previous.items():
+            signal.signal(key, handler)
     log.line(f"exit code {code}")
     return code
 
@@ -306,7 +308,9 @@ def stop_orphan(pid: int, marker: str) -> bool:
 
 
 def install_signal_handlers() -> None:
-    """SIGTERM and SIGHUP (console closed) interrupt like Ctrl+C, with their own exit codes."""
+    """SIGTERM and SIGHUP (console closed) interrupt like Ctrl+C, with their own exit codes;
+    so does Ctrl+Break on Windows (SIGBREAK, which would otherwise end the process on the
+    spot and leave the stage marked running)."""
 
     def _raise(signum: int, _frame: object) -> None:
         raise Interrupted(f"Stopped by signal {signal.Signals(signum).name}.",
@@ -314,5 +318,6 @@ def install_signal_handlers() -> None:
                           else EXIT_INTERRUPTED)
 
     signal.signal(signal.SIGTERM, _raise)
-    if hasattr(signal, "SIGHUP"):
-        signal.signal(signal.SIGHUP, _raise)
+    for name in ("SIGHUP", "SIGBREAK"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _raise)

@@ -45,6 +45,8 @@ UNDER_WINE = _under_wine()
 NO_JUNCTIONS = "_winapi.CreateJunction and mklink /J fail with WinError 50"
 NO_SYMLINKS = "os.symlink reports success but creates nothing"
 PERCENT_IN_DP0 = "cmd expands %VAR% inside the folder name that %~dp0 and %~f0 give"
+NO_CTRL_BREAK = ("a console's Ctrl+Break ends each process with exit code 1, calling no "
+                 "console control handler")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -169,9 +171,23 @@ def _require_frozen() -> Path:
     return exe
 
 
-SOURCE_ARGV = [sys.executable, "-c",
-               f"import sys; sys.path.insert(0, {str(REPO)!r}); "
-               "from bootstrap.cli import main; raise SystemExit(main())"]
+def _source_argv() -> list[str]:
+    """mambaboot from source. On Windows a venv's ``python.exe`` is a redirector that runs
+    the real interpreter as its child: it would come between mambaboot and a console's
+    Ctrl+Break (and cost a process per run), so the real one runs with the venv's
+    site-packages added."""
+    start = f"sys.path.insert(0, {str(REPO)!r}); from bootstrap.cli import main; " \
+            "raise SystemExit(main())"
+    base = getattr(sys, "_base_executable", sys.executable)
+    if not IS_WINDOWS or sys.prefix == sys.base_prefix or not base:
+        return [sys.executable, "-c", f"import sys; {start}"]
+    import site
+
+    sites = [p for p in site.getsitepackages() if p.startswith(sys.prefix)]
+    return [base, "-c", f"import site, sys; [site.addsitedir(p) for p in {sites!r}]; {start}"]
+
+
+SOURCE_ARGV = _source_argv()
 
 
 @pytest.fixture(params=["source", pytest.param("frozen", marks=pytest.mark.frozen)])

@@ -1,15 +1,13 @@
-"""Process-level faults (issue 5), from source and frozen: SIGINT/SIGTERM while micromamba
-downloads and SIGTERM during a post-install script, SIGKILL during create, and two
-mambaboot processes on the same prefix. Every scenario ends with the containment check.
+"""Process-level faults (issue 5), from source and frozen: Ctrl+C/SIGTERM while micromamba
+downloads and SIGTERM during a post-install script (Windows: Ctrl+Break), SIGKILL during
+create (Windows: TerminateProcess), and two mambaboot processes on the same prefix. Every
+scenario ends with the containment check.
 
-SIGINT/SIGTERM during create and SIGINT during a script are in test_interrupt."""
+Ctrl+C/SIGTERM during create and Ctrl+C during a script are in test_interrupt."""
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-import os
-import signal
 import stat
 import subprocess
 from collections.abc import Callable, Iterator
@@ -20,13 +18,13 @@ import pytest
 
 from bootstrap.errors import EXIT_REFUSED
 from tests.conftest import Mambaboot
-from tests.project import Project
+from tests.project import MICROMAMBA, Project
 from tests.standin import procs
 from tests.standin.containment import Containment
 from tests.standin.fixtures import MicromambaRelease, host_subdir
 from tests.standin.server import LoopbackServer
 
-pytestmark = [pytest.mark.posix, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 fault = pytest.mark.fault
 Release = Callable[..., MicromambaRelease]
 KILLED_LEFTOVERS = ("mambaboot-", "_MEI")  # temp folders a SIGKILLed process cannot remove
@@ -44,8 +42,7 @@ def reaper() -> Iterator[list[int]]:
     pids: list[int] = []
     yield pids
     for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+        procs.kill(pid)
 
 
 def creates(*releases: MicromambaRelease) -> list[dict[str, Any]]:
@@ -103,30 +100,30 @@ def no_executable_download(project: Project) -> None:
     folder = project.cache / "micromamba"
     files = [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
     assert not [p for p in files if p.stat().st_mode & (stat.S_IXUSR | stat.S_IXGRP)], files
-    assert not [p for p in files if p.name == "micromamba"], "no unverified binary in place"
+    assert not [p for p in files if p.name == MICROMAMBA], "no unverified binary in place"
 
 
-# -- SIGINT / SIGTERM while micromamba is being downloaded ----------------------------------
+# -- Ctrl+C / SIGTERM while micromamba is being downloaded ----------------------------------
 
-@pytest.mark.parametrize(("sig", "code"), [
-    pytest.param(signal.SIGINT, 130, marks=fault(
+@pytest.mark.parametrize(("how", "code"), [
+    procs.stop_param(*procs.STOPS[0], fault(
         "interruption", "SIGINT (Ctrl+C) while micromamba downloads",
         expect="exit 130 `Run the same command again`; no child left, nothing executable "
                "kept, no receipt; the next run completes")),
-    pytest.param(signal.SIGTERM, 143, marks=fault(
-        "interruption", "SIGTERM while micromamba downloads",
-        expect="exit 143; no child left, nothing executable kept, no receipt; the next run "
-               "completes")),
+    procs.stop_param(*procs.STOPS[1], fault(
+        "interruption", "SIGTERM (Windows: Ctrl+Break) while micromamba downloads",
+        expect="exit 143 (Windows: 130); no child left, nothing executable kept, no "
+               "receipt; the next run completes")),
 ])
 def test_signal_during_download_then_the_next_run_completes(
         mambaboot: Mambaboot, project: Project, micromamba_release: MicromambaRelease,
-        http_server: LoopbackServer, box: Containment, sig: signal.Signals,
-        code: int) -> None:
+        http_server: LoopbackServer, box: Containment, how: str, code: int) -> None:
     asset = micromamba_release.asset_path(f"micromamba-{host_subdir()}")
     http_server.stall(asset, 60)
-    proc = mambaboot.popen(*project.args(), env=box.env, cwd=box.cwd)
+    proc = mambaboot.popen(*project.args(), env=box.env, cwd=box.cwd,
+                           creationflags=procs.NEW_CONSOLE)
     procs.wait_for(lambda: bool(http_server.requests_for(asset)), "the download to start")
-    proc.send_signal(sig)
+    procs.interrupt(proc, how)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == code, out + err
     assert "Run the same command again" in err
@@ -141,24 +138,31 @@ def test_signal_during_download_then_the_next_run_completes(
     box.check()
 
 
-# -- SIGTERM during a post-install script ---------------------------------------------------
+# -- SIGTERM (Windows: Ctrl+Break) during a post-install script ------------------------------
 
-@fault("interruption", "SIGTERM during a post-install script",
-       expect="exit 143; the script's process tree stopped; receipt incomplete at `scripts`; "
-              "the next run resumes at that script")
+@fault("interruption", "SIGTERM (Windows: Ctrl+Break) during a post-install script",
+       expect="exit 143 (Windows: 130); the script's process tree stopped; receipt incomplete "
+              "at `scripts`; the next run resumes at that script")
+@pytest.mark.parametrize(("how", "code"), [procs.stop_param(*procs.STOPS[1])])
 def test_sigterm_during_a_script_stops_it_and_the_next_run_resumes(
-        mambaboot: Mambaboot, project: Project, box: Containment) -> None:
-    marker, ok = project.root / "started", project.root / "ok"
-    box.allow(marker, ok)
-    project.script("10-slow.sh", f'if [ ! -f "{ok}" ]; then touch "{marker}"; '
-                                 "sleep 97; fi\n")
+        mambaboot: Mambaboot, project: Project, box: Containment, how: str, code: int) -> None:
+    started, ok = project.root / "started", project.root / "ok"
+    sleeper = project.root / "sleeper"
+    box.allow(started, ok)
+    wait = "import time; time.sleep(97)"
+    script = project.shell_script(
+        "10-slow", f'if [ ! -f "{ok}" ]; then touch "{started}"; '
+                   f'python -c "{wait}" "{sleeper}"; fi\n',
+        f'@IF EXIST "{ok}" EXIT /B 0\n@type nul > "{started}"\n'
+        f'@python -c "{wait}" "{sleeper}"\n')
     box.start()
-    proc = mambaboot.popen(*project.args(), env=box.env, cwd=box.cwd)
-    procs.wait_for(marker.exists, "the script to start")
-    proc.send_signal(signal.SIGTERM)
+    proc = mambaboot.popen(*project.args(), env=box.env, cwd=box.cwd,
+                           creationflags=procs.NEW_CONSOLE)
+    procs.wait_for(started.exists, "the script to start")
+    procs.interrupt(proc, how)
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 143, out + err
-    procs.wait_for(lambda: not procs.mentioning("sleep 97"), "the script's children", 10)
+    assert proc.returncode == code, out + err
+    procs.wait_for(lambda: not procs.mentioning(str(sleeper)), "the script's children", 10)
     receipt = project.receipt()
     assert receipt["complete"] is False
     assert receipt["stages"]["scripts"]["state"] == "running"
@@ -168,7 +172,7 @@ def test_sigterm_during_a_script_stops_it_and_the_next_run_resumes(
     again = mambaboot(*project.args(), env=box.env, cwd=box.cwd)
     assert again.code == 0, again.text
     assert "Resuming" in again.out
-    assert project.receipt()["scripts"]["10-slow.sh"]["state"] == "done"
+    assert project.receipt()["scripts"][script.name]["state"] == "done"
     box.check()
 
 
@@ -181,7 +185,7 @@ def kill_during_create(mambaboot: Mambaboot, project: Project, box: Containment,
     proc = mambaboot.popen(*project.args(), env=box.env, cwd=box.cwd)
     procs.wait_for(linked_first_package(project), "micromamba to link a package")
     worker = worker_pid(proc, mambaboot.kind)
-    os.kill(worker, signal.SIGKILL)
+    procs.kill(worker)
     proc.communicate(timeout=60)
     procs.wait_for(lambda: not procs.alive(worker), "the killed process to be gone", 10)
     survivors = [p.pid for p in procs.mentioning(str(project.prefix))]
@@ -198,8 +202,7 @@ def test_sigkill_during_create_the_next_run_rebuilds(
     slow_project(project, micromamba_release_factory, 60, box)
     kill_during_create(mambaboot, project, box, reaper)
     for pid in reaper:  # the killed run's micromamba (see the next test) is stopped here
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+        procs.kill(pid)
     procs.wait_for(lambda: not any(procs.alive(pid) for pid in reaper), "micromamba", 10)
     assert not (project.prefix / "conda-meta" / "mambaboot" / "receipt.json").exists()
     fast = use_fast_release(project, micromamba_release_factory, box)

@@ -1,20 +1,29 @@
-"""Ctrl+C, SIGTERM and console close: the child tree stops, the receipt stays incomplete,
-mambaboot exits 130 (143 for SIGTERM), and the next run completes."""
+"""Ctrl+C, SIGTERM (Ctrl+Break on Windows) and console close: the child tree stops, the
+receipt stays incomplete, mambaboot exits 130 (143 for SIGTERM), and the next run
+completes."""
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import Mambaboot
 from tests.project import Project
 from tests.standin.fixtures import MicromambaRelease
-from tests.standin.procs import mentioning, wait_for
+from tests.standin.procs import (
+    NEW_CONSOLE,
+    STOPS,
+    interrupt,
+    mentioning,
+    stop_param,
+    wait_for,
+)
 
-pytestmark = [pytest.mark.posix, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 Release = Callable[..., MicromambaRelease]
+SLEEPER = "import time; time.sleep(120)"
 
 
 def use_fast_release(project: Project, factory: Release) -> None:
@@ -24,19 +33,20 @@ def use_fast_release(project: Project, factory: Release) -> None:
     project.write_config()
 
 
-@pytest.mark.fault("interruption", "SIGINT and SIGTERM during micromamba create",
+@pytest.mark.fault("interruption", "Ctrl+C and SIGTERM (Windows: Ctrl+Break) during "
+                   "micromamba create",
                    expect="exit 130/143; micromamba's tree stopped; receipt incomplete; the "
                           "next run rebuilds and completes")
-@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize(("how", "code"), [stop_param(*stop) for stop in STOPS])
 def test_signal_during_create_stops_micromamba_and_the_next_run_rebuilds(
         mambaboot: Mambaboot, project: Project, micromamba_release_factory: Release,
-        sig: signal.Signals, code: int) -> None:
+        how: str, code: int) -> None:
     slow = micromamba_release_factory(delay_create_s=120)
     project.version = slow.version
     project.write_config()
-    proc = mambaboot.popen(*project.args())
+    proc = mambaboot.popen(*project.args(), creationflags=NEW_CONSOLE)
     wait_for((project.prefix / "conda-meta" / "history").exists, "micromamba create")
-    proc.send_signal(sig)
+    interrupt(proc, how)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == code, out + err
     assert "Run the same command again" in err
@@ -50,27 +60,40 @@ def test_signal_during_create_stops_micromamba_and_the_next_run_rebuilds(
     assert project.receipt()["complete"] is True
 
 
+def slow_script(project: Project, name: str) -> tuple[Path, Path]:
+    """Script ``NAME`` (.sh or .bat) that, until the file ``ok`` exists, touches
+    ``started`` and then waits two minutes in a python whose command line names this
+    test's own folder (a test looks for that process, never another suite's)."""
+    started, ok = project.root / "started", project.root / "ok"
+    sleeper = project.root / f"sleeper-{name}"
+    project.shell_script(
+        name, f'if [ ! -f "{ok}" ]; then touch "{started}"; '
+              f'python -c "{SLEEPER}" "{sleeper}"; fi\n',
+        f'@IF EXIST "{ok}" EXIT /B 0\n@type nul > "{started}"\n'
+        f'@python -c "{SLEEPER}" "{sleeper}"\n')
+    return started, sleeper
+
+
 @pytest.mark.fault("interruption", "SIGINT (Ctrl+C) during a post-install script",
                    expect="exit 130; the script's children stopped; the next run resumes at "
                           "that script")
 def test_ctrl_c_during_a_script_resumes_at_that_script(
         mambaboot: Mambaboot, project: Project) -> None:
-    marker = project.root / "started"
-    project.script("10-slow.sh", f'if [ ! -f "{project.root}/ok" ]; then touch "{marker}"; '
-                                 "sleep 120; fi\n")
-    proc = mambaboot.popen(*project.args())
-    wait_for(marker.exists, "the script to start")
-    proc.send_signal(signal.SIGINT)
+    started, sleeper = slow_script(project, "10-slow")
+    proc = mambaboot.popen(*project.args(), creationflags=NEW_CONSOLE)
+    wait_for(started.exists, "the script to start")
+    interrupt(proc)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, out + err
-    wait_for(lambda: not mentioning("sleep 120"), "the script's children", 10)
+    wait_for(lambda: not mentioning(str(sleeper)), "the script's children", 10)
     assert project.receipt()["complete"] is False
     assert project.receipt()["stages"]["scripts"]["state"] == "running"
     (project.root / "ok").touch()
     again = mambaboot(*project.args())
     assert again.code == 0, again.text
     assert "Resuming" in again.out
-    assert project.receipt()["scripts"]["10-slow.sh"]["state"] == "done"
+    name = next(project.scripts.iterdir()).name
+    assert project.receipt()["scripts"][name]["state"] == "done"
 
 
 def test_run_passes_ctrl_c_handling_to_the_child(mambaboot: Mambaboot,
