@@ -1,7 +1,8 @@
 # mambaboot: `make build` makes dist/mambaboot, `make test` runs every test (building
 # first), `make lint` runs ruff and mypy, `make bench` measures, `make test-windows` builds
-# dist/mambaboot.exe and runs the tests under Wine (root; devtools/windows). Everything
-# installs itself into .venv from the pinned requirements files.
+# dist/mambaboot.exe and runs the tests under Wine, `make bench-windows` measures it there
+# (root; devtools/windows). Everything installs itself into .venv from the pinned
+# requirements files.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -9,7 +10,7 @@ STAMP := $(VENV)/.installed
 EXE := dist/mambaboot
 SOURCES := $(shell find bootstrap -name '*.py') build.spec
 
-.PHONY: all venv build test test-source test-windows lint bench clean
+.PHONY: all venv build test test-source test-windows lint bench bench-windows clean
 
 all: build
 
@@ -42,6 +43,9 @@ lint: $(STAMP)
 
 bench: build
 	$(PY) bench/run.py
+
+bench-windows: $(STAMP)
+	HOST_PYTHON=$(CURDIR)/$(PY) devtools/windows/bench.sh
 
 clean:
 	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache

@@ -841,7 +841,10 @@ def run(report_to: Path) -> int:
                 guarded(bench, step)
     text = render(bench.report, time.monotonic() - started)
     print(text)
-    report_to.write_text(text, encoding="utf-8")
+    from bench.windows import kept_section  # measured under Wine by `make bench-windows`
+
+    windows = kept_section(report_to)
+    report_to.write_text(text + (f"\n{windows}" if windows else ""), encoding="utf-8")
     progress(f"written to {report_to.relative_to(REPO)}")
     return 0
 

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -190,7 +191,21 @@ def _source_argv() -> list[str]:
 SOURCE_ARGV = _source_argv()
 
 
-@pytest.fixture(params=["source", pytest.param("frozen", marks=pytest.mark.frozen)])
+def _kinds() -> list[Any]:
+    """The ways tests run mambaboot: ``source`` and ``frozen``, or those that
+    MAMBABOOT_TEST_KINDS names (``make test-windows`` runs the frozen exe only under Wine,
+    where each run costs seconds: the same code runs from source on Linux and on Windows
+    in the GitHub workflow)."""
+    wanted = [k.strip() for k in os.environ.get("MAMBABOOT_TEST_KINDS", "").split(",")
+              if k.strip()] or ["source", "frozen"]
+    unknown = set(wanted) - {"source", "frozen"}
+    if unknown:
+        raise pytest.UsageError(f"MAMBABOOT_TEST_KINDS: unknown {sorted(unknown)}; "
+                                "use source, frozen or both")
+    return [pytest.param(k, marks=pytest.mark.frozen) if k == "frozen" else k for k in wanted]
+
+
+@pytest.fixture(params=_kinds())
 def mambaboot(request: pytest.FixtureRequest, isolated_home: Path) -> Mambaboot:
     """mambaboot as a process, once from source and once as the frozen executable."""
     if request.param == "frozen":
@@ -238,6 +253,14 @@ def pytest_deselected(items: Sequence[pytest.Item]) -> None:
         items[0].config.stash[_PARTIAL] = True
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """pytest-xdist (``make test-windows`` runs workers): a worker's reliability rows."""
+    tallies = node.config.stash[_TALLIES]
+    for data in getattr(node, "workeroutput", {}).get("reliability", []):
+        reliability.merge(tallies, data)
+
+
 @pytest.fixture
 def fault_count(request: pytest.FixtureRequest) -> Callable[[int], None]:
     """``fault_count(n)``: this fault test tried ``n`` more cases (shown in the table)."""
@@ -276,6 +299,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitCode) -> None:
     config = session.config
     tallies = config.stash.get(_TALLIES, {})
+    worker_output = getattr(config, "workeroutput", None)
+    if worker_output is not None:  # a pytest-xdist worker: its rows go to the controller
+        worker_output["reliability"] = [reliability.to_json(row) for row in tallies.values()]
+        return
     forced = os.environ.get("MAMBABOOT_RELIABILITY_REPORT")
     full = (config.args_source is pytest.Config.ArgsSource.TESTPATHS
             and not config.stash.get(_PARTIAL, False) and not session.shouldstop

@@ -2,6 +2,11 @@
 # test-windows.sh [PYTEST ARGS...]: `make test-windows`. Provisions Wine and a Windows
 # Python (cached), builds dist/mambaboot.exe twice (bit-identical), then runs the test suite
 # under Wine's Windows Python against that executable: JUnit XML in build/test-windows.xml.
+#
+# Every Windows process costs a lot under Wine, so the suite runs in MAMBABOOT_WIN_WORKERS
+# pytest-xdist workers (default 3) and runs mambaboot as the frozen exe only
+# (MAMBABOOT_TEST_KINDS, default "frozen"; "source,frozen" runs both, as on Linux and in the
+# GitHub workflow's Windows job).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 require_host
@@ -15,6 +20,8 @@ rc=0
 timed "pytest under Wine" devtools/windows/python.sh \
     MAMBABOOT_TEST_EXE="Z:${REPO//\//\\}\\dist\\mambaboot.exe" \
     MAMBABOOT_RELIABILITY_REPORT="build\\reliability-windows.md" \
-    -m pytest --basetemp "C:\\t" --junitxml build/test-windows.xml "$@" || rc=$?
+    MAMBABOOT_TEST_KINDS="${MAMBABOOT_TEST_KINDS:-frozen}" \
+    -m pytest -n "${MAMBABOOT_WIN_WORKERS:-3}" --basetemp "C:\\t" \
+    --junitxml build/test-windows.xml "$@" || rc=$?
 say "make test-windows: $(since "$start") in all"
 exit "$rc"

@@ -12,6 +12,7 @@ import datetime
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 CATEGORIES = ("network", "integrity", "tls", "proxy", "interruption", "concurrency", "input",
               "containment", "security")
@@ -48,6 +49,24 @@ class FaultTally:
 
 
 Tallies = dict[tuple[str, str], FaultTally]
+
+
+def to_json(row: FaultTally) -> dict[str, object]:
+    """One row as plain data (a pytest-xdist worker sends it to the controller)."""
+    return {"category": row.category, "fault": row.fault, "expect": row.expect,
+            "runs": dict(row.runs), "passed": row.passed, "skipped": row.skipped,
+            "examples": row.examples, "failed": list(row.failed)}
+
+
+def merge(tallies: Tallies, data: dict[str, Any]) -> None:
+    """Add a row that :func:`to_json` made to ``tallies``."""
+    key = (str(data["category"]), str(data["fault"]))
+    row = tallies.setdefault(key, FaultTally(key[0], key[1], str(data["expect"])))
+    row.runs.update(dict(data["runs"]))
+    row.passed += int(data["passed"])
+    row.skipped += int(data["skipped"])
+    row.examples += int(data["examples"])
+    row.failed += [str(n) for n in data["failed"]]
 
 
 def record(tallies: Tallies, mark_args: tuple[object, ...], expect: str, *, node_id: str,
