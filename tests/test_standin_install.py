@@ -1,10 +1,11 @@
 """The stand-in's ``install`` and ``remove`` against the real micromamba 2.8.1: the same
 commands on the same channel give the same exit codes, the same packages in conda-meta, the
 same history entries and the same key lines of output (skipped for the real binary where it
-cannot run)."""
+cannot run; on Windows the stand-in is its .exe, with the win-64 packages)."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from dataclasses import dataclass
@@ -12,11 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.project import IS_WINDOWS, MICROMAMBA
 from tests.standin import real_release
-from tests.standin.channel import Package, default_packages, write_channel
+from tests.standin.channel import Package, default_packages, host_subdir, write_channel
 from tests.standin.fixtures import StandinFactory, write_executable
-
-pytestmark = pytest.mark.posix
 
 EXTRA = [Package("extra", "1.0", "0", files={"share/extra/v.txt": b"1\n"}),
          Package("extra", "2.0", "0", files={"share/extra/v.txt": b"2\n"}),
@@ -31,12 +31,16 @@ class Micromamba:
     prefix: Path
     channel: str
     home: Path
+    conda: str  # the conda a solve picks here (win-64 has its own build)
 
     def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
         env = {"HOME": str(self.home), "PATH": "/usr/bin:/bin",
                "CONDA_PKGS_DIRS": str(self.root / "pkgs"), "MAMBA_ROOT_PREFIX": str(self.root)}
-        return subprocess.run([str(self.exe), *args], env=env, capture_output=True, text=True,
-                              timeout=120, check=False)
+        if IS_WINDOWS:
+            env.update({k: os.environ[k] for k in ("SYSTEMROOT", "PATH") if k in os.environ},
+                       USERPROFILE=str(self.home))
+        return subprocess.run([str(self.exe), *args], env=env, capture_output=True,
+                              encoding="utf-8", timeout=120, check=False)
 
     def where(self, prefix: Path | None = None) -> list[str]:
         return ["-y", "-r", str(self.root), "-p", str(prefix or self.prefix), "--no-rc"]
@@ -67,13 +71,15 @@ def micromamba(request: pytest.FixtureRequest, tmp_path: Path,
                                real_release.REAL_MICROMAMBA.read_bytes())
         packages = real_release.real_packages(EXTRA)
     else:
-        exe = standin_factory.install(tmp_path / "bin" / "micromamba")
+        exe = standin_factory.install(tmp_path / "bin" / MICROMAMBA)
         packages = [*default_packages(), *EXTRA]
     write_channel(tmp_path / "channel", packages)
     home = tmp_path / "mm-home"
     home.mkdir()
+    conda = max((p for p in packages if p.name == "conda"
+                 and p.subdir in ("noarch", host_subdir())), key=lambda p: p.build_number)
     mm = Micromamba(exe, tmp_path / "root", tmp_path / "env",
-                    (tmp_path / "channel").as_uri(), home)
+                    (tmp_path / "channel").as_uri(), home, conda.dist)
     python = next(p for p in packages if p.name == "python").version
     made = mm("create", *mm.where(), *mm.channels(), f"python={python}", "conda", "extra=1.0")
     assert made.returncode == 0, made.stdout + made.stderr
@@ -123,7 +129,7 @@ def test_remove_prunes_dependencies_and_takes_dependents(micromamba: Micromamba)
     done = micromamba("remove", *micromamba.where(), "withdep", "conda")
     assert done.returncode == 0, done.stderr
     assert "Removing specs:\n\n   - withdep\n   - conda" in done.stdout
-    assert not micromamba.installed() & {"withdep-1.0-0", "conda-25.1.1-py_0",
+    assert not micromamba.installed() & {"withdep-1.0-0", micromamba.conda,
                                          "needsconda-1.0-0"}
     assert "extra-1.0-0" in micromamba.installed(), "requested at create: kept"
     assert not (micromamba.prefix / "share" / "withdep").exists()
@@ -133,12 +139,13 @@ def test_remove_prunes_dependencies_and_takes_dependents(micromamba: Micromamba)
 def test_remove_force_takes_only_the_named_package(micromamba: Micromamba) -> None:
     done = micromamba("remove", *micromamba.where(), "--force", "conda")
     assert done.returncode == 0, done.stderr
-    assert "   - conda==25.1.1=py_0" in done.stdout
-    assert "Unlinking conda-25.1.1-py_0" in done.stdout
+    build = micromamba.conda.rpartition("-")[2]
+    assert f"   - conda==25.1.1={build}" in done.stdout
+    assert f"Unlinking {micromamba.conda}" in done.stdout
     assert not any(n.startswith("conda-") for n in micromamba.installed())
     assert any(n.startswith("python-") for n in micromamba.installed())
-    assert micromamba.history()[-2:] == ["-conda-25.1.1-py_0",
-                                         '# remove specs: ["conda==25.1.1=py_0"]']
+    assert micromamba.history()[-2:] == [f"-{micromamba.conda}",
+                                         f'# remove specs: ["conda==25.1.1={build}"]']
 
 
 def test_remove_of_what_is_not_installed_changes_nothing(micromamba: Micromamba) -> None:
