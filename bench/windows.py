@@ -133,7 +133,8 @@ def measure() -> list[str]:
         progress(f"start-up: {WARMUP} + {STARTUP_RUNS} runs each")
         ours = startup([str(EXE), "--version"], env)
         floor = startup([str(hello)], env)
-        bare = startup([sys.executable, "-I", "-c", "pass"], env)
+        python = getattr(sys, "_base_executable", sys.executable)  # not a venv redirector
+        bare = startup([python, "-I", "-c", "pass"], env)
         progress(f"create: {CREATE_RUNS} fresh creates, {NOOP_RUNS} no-op re-runs")
         fresh, noop, stages = creates(work, env)
     ratio = statistics.median(ours) / statistics.median(floor)
