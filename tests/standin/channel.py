@@ -7,6 +7,7 @@ sha256 are stable from one build to the next.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -41,6 +42,9 @@ class Package:
     binary_placeholder: str = LONG_PLACEHOLDER  # used by "binary" files
     post_link: str | None = None  # bash script text -> bin/.<name>-post-link.sh
     executables: tuple[str, ...] = ()  # extra paths to mark 0o755 (bin/* always are)
+    symlinks: dict[str, str] = field(default_factory=dict)  # path -> relative target
+    noarch: str = "generic"  # for subdir "noarch": "generic" or "python"
+    entry_points: list[str] = field(default_factory=list)  # "cmd = module:func" (python)
 
     @property
     def fn(self) -> str:
@@ -69,7 +73,7 @@ class Package:
             "subdir": self.subdir, "license": "BSD-3-Clause", "timestamp": TIMESTAMP,
         }
         if self.subdir == "noarch":
-            index["noarch"] = "generic"
+            index["noarch"] = self.noarch
         else:
             index["platform"], _, arch = self.subdir.partition("-")
             index["arch"] = {"64": "x86_64"}.get(arch, arch)
@@ -78,7 +82,10 @@ class Package:
 
 def _paths_json(pkg: Package, files: dict[str, bytes]) -> dict[str, Any]:
     paths = []
-    for path in sorted(files):
+    for path in sorted([*files, *pkg.symlinks]):
+        if path in pkg.symlinks:
+            paths.append({"_path": path, "path_type": "softlink", "size_in_bytes": 0})
+            continue
         entry: dict[str, Any] = {
             "_path": path, "path_type": "hardlink",
             "sha256": hashlib.sha256(files[path]).hexdigest(), "size_in_bytes": len(files[path]),
@@ -96,11 +103,15 @@ def _metadata(pkg: Package, files: dict[str, bytes]) -> dict[str, bytes]:
     meta = {
         "info/index.json": json.dumps(pkg.index(), indent=2, sort_keys=True),
         "info/paths.json": json.dumps(_paths_json(pkg, files), indent=2, sort_keys=True),
-        "info/files": "".join(f"{p}\n" for p in sorted(files)),
+        "info/files": "".join(f"{p}\n" for p in sorted([*files, *pkg.symlinks])),
         "info/about.json": json.dumps({"summary": f"{pkg.name} (test stand-in package)"}),
     }
     if has_prefix:
         meta["info/has_prefix"] = has_prefix
+    if pkg.noarch == "python" and pkg.subdir == "noarch":  # conda-build's link.json
+        meta["info/link.json"] = json.dumps({
+            "noarch": {"type": "python", "entry_points": list(pkg.entry_points)},
+            "package_metadata_version": 1}, indent=2)
     return {k: v.encode() for k, v in meta.items()}
 
 
@@ -113,9 +124,15 @@ def build_package(pkg: Package) -> bytes:
     members = {**_metadata(pkg, files), **files}
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:bz2") as archive:
-        for path in sorted(members, key=lambda p: (not p.startswith("info/"), p)):
+        for path in sorted([*members, *pkg.symlinks],
+                           key=lambda p: (not p.startswith("info/"), p)):
             info = tarfile.TarInfo(path)
-            info.size, info.mtime = len(members[path]), MTIME
+            info.mtime = MTIME
+            if path in pkg.symlinks:
+                info.type, info.linkname, info.mode = tarfile.SYMTYPE, pkg.symlinks[path], 0o777
+                archive.addfile(info)
+                continue
+            info.size = len(members[path])
             info.mode = 0o755 if pkg.is_executable(path) else 0o644
             archive.addfile(info, io.BytesIO(members[path]))
     return buffer.getvalue()
@@ -225,8 +242,23 @@ def conda_package() -> Package:
     )
 
 
+SLOWLINK_POST_LINK = """# SLOWLINK_MARKER set: touch it, then take two minutes (a create to
+# interrupt); the waiting shell names the marker in its command line, so a test sees it stop.
+if [ -n "${SLOWLINK_MARKER:-}" ]; then
+    sh -c 'touch "$0"; sleep 120; :' "$SLOWLINK_MARKER"
+fi
+"""
+
+
+def slowlink_package() -> Package:
+    """A package whose post-link script holds micromamba's create when asked to."""
+    return Package("slowlink", "1.0.0", "0", files={"share/slowlink/README": b"slow\n"},
+                   post_link=SLOWLINK_POST_LINK)
+
+
 def default_packages(python_version: str | None = None) -> list[Package]:
-    """python (linux-64 + win-64), conda, mamba, uv and prefixdata (relocation checks)."""
+    """python (linux-64 + win-64), conda, mamba, uv, prefixdata (relocation checks) and
+    slowlink (interruption)."""
     version = python_version or running_python_version()
     mamba = Package("mamba", "2.1.1", "0", files={
         "bin/mamba": b"#!/bin/sh\necho 'mamba 2.1.1'\n",
@@ -239,9 +271,11 @@ def default_packages(python_version: str | None = None) -> list[Package]:
         "share/prefixdata/where.txt": f"prefix={PLACEHOLDER}\n".encode(),
         "share/prefixdata/where.bin": where_bin,
     }, prefix_files={"share/prefixdata/where.txt": "text", "share/prefixdata/where.bin": "binary"})
-    return [*python_packages(version), conda_package(), mamba, uv, prefixdata]
+    return [*python_packages(version), conda_package(), mamba, uv, prefixdata,
+            slowlink_package()]
 
 
+@functools.lru_cache(maxsize=4)  # the real binary is published for many tests
 def build_micromamba_package(binary: bytes, subdir: str, version: str = "2.8.1",
                              build_number: int = 0) -> bytes:
     """A conda-forge style ``micromamba`` package holding ``binary`` (see contract 1.3)."""
