@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.project import Project
-from tests.standin import reliability
+from tests.standin import realmm, reliability
 from tests.standin.containment import VERDICTS as CONTAINMENT_VERDICTS
 from tests.standin.fixtures import *  # noqa: F403 - stand-in micromamba, channel, server
 from tests.standin.fixtures import CondaChannel, MicromambaRelease
@@ -28,6 +28,33 @@ _SCRUB = ("CONDA_", "MAMBA_", "MAMBABOOT_", "PYTHONHOME", "PYTHONPATH", "VIRTUAL
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--run-network", action="store_true",
                      help="run tests that need the real internet (marker 'network')")
+
+
+@pytest.hookimpl(tryfirst=True)  # before the fixtures' own params (mambaboot's)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked ``conformance`` run against the stand-in and the real micromamba (the
+    real one skips with the reason when this machine has none). With the real binary they
+    run from source only (``conformance(frozen=True)``: frozen too), which keeps the suite's
+    time in bounds; the stand-in runs keep both."""
+    mark = metafunc.definition.get_closest_marker("conformance")
+    if mark is None or "micromamba_kind" not in metafunc.fixturenames:
+        return
+    reason = realmm.skip_reason()
+    real = [pytest.mark.skipif(bool(reason), reason=reason)]
+    if "mambaboot" not in metafunc.fixturenames:
+        metafunc.parametrize("micromamba_kind", [realmm.STANDIN, pytest.param(
+            realmm.REAL, marks=real)], indirect=True)
+        return
+    combos = [pytest.param("source", realmm.STANDIN, id="source-standin"),
+              pytest.param("frozen", realmm.STANDIN, marks=pytest.mark.frozen,
+                           id="frozen-standin"),
+              pytest.param("source", realmm.REAL, marks=real, id="source-real")]
+    if mark.kwargs.get("frozen"):
+        combos.append(pytest.param("frozen", realmm.REAL, marks=[*real, pytest.mark.frozen],
+                                   id="frozen-real"))
+    # as a marker, so that mambaboot's own params (source, frozen) give way to these
+    metafunc.definition.add_marker(pytest.mark.parametrize(
+        ("mambaboot", "micromamba_kind"), combos, indirect=True))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -4,6 +4,7 @@ envs and cache folders, all under tmp_path."""
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,6 +77,21 @@ allow_http = true
         data: dict[str, Any] = json.loads(
             (self.prefix / "conda-meta" / "mambaboot" / "receipt.json").read_text(encoding="utf-8"))
         return data
+
+    def micromamba_runs(self, command: str = "") -> list[list[str]]:
+        """The micromamba command lines mambaboot started with this project's cache, read
+        from its logs (the same for the stand-in and the real binary); ``command`` keeps
+        those whose first argument it is (``create``, ``env``, ...)."""
+        runs = []
+        logs = (self.cache / "logs").glob("*.log")  # mambaboot-COMMAND-DATE-TIME-PID.log
+        for log in sorted(logs, key=lambda p: p.name.split("-")[2:]):
+            for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+                _, marker, text = line.partition("] $ ")
+                argv = shlex.split(text.split("    (in ", 1)[0]) if marker else []
+                if argv and Path(argv[0]).name == "micromamba" and \
+                        (not command or argv[1:2] == [command]):
+                    runs.append(argv)
+        return runs
 
     def args(self, *extra: str) -> list[str]:
         return ["create", "--config", str(self.config), "--no-pause", *extra]

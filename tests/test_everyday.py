@@ -26,6 +26,7 @@ def created(mambaboot: Mambaboot, project: Project) -> Project:
     return project
 
 
+@pytest.mark.conformance
 def test_list_shows_name_python_state_and_size(mambaboot: Mambaboot, project: Project,
                                                tmp_path: Path) -> None:
     created(mambaboot, project)
@@ -42,6 +43,7 @@ def test_list_shows_name_python_state_and_size(mambaboot: Mambaboot, project: Pr
     assert data["environments"][0]["size"] > 0
 
 
+@pytest.mark.conformance
 def test_remove_only_what_mambaboot_made(mambaboot: Mambaboot, project: Project) -> None:
     created(mambaboot, project)
     foreign = project.envs / "foreign"
@@ -60,6 +62,7 @@ def test_remove_only_what_mambaboot_made(mambaboot: Mambaboot, project: Project)
     assert tree(project.cache / "pkgs") == cache_before, "the shared cache is untouched"
 
 
+@pytest.mark.conformance
 def test_doctor_reports_each_check_and_fails_on_a_broken_environment(
         mambaboot: Mambaboot, project: Project, http_server: LoopbackServer,
         tmp_path: Path) -> None:
@@ -126,6 +129,7 @@ class PtyChild:
         os.close(self.fd)
 
 
+@pytest.mark.conformance
 def test_shell_opens_an_activated_interactive_shell(mambaboot: Mambaboot,
                                                     project: Project) -> None:
     created(mambaboot, project)
