@@ -1,6 +1,7 @@
 # mambaboot: `make build` makes dist/mambaboot, `make test` runs every test (building
-# first), `make lint` runs ruff and mypy, `make bench` measures. Everything installs itself
-# into .venv from the pinned requirements files.
+# first), `make lint` runs ruff and mypy, `make bench` measures, `make test-windows` builds
+# dist/mambaboot.exe and runs the tests under Wine (root; devtools/windows). Everything
+# installs itself into .venv from the pinned requirements files.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -8,7 +9,7 @@ STAMP := $(VENV)/.installed
 EXE := dist/mambaboot
 SOURCES := $(shell find bootstrap -name '*.py') build.spec
 
-.PHONY: all venv build test test-source lint bench clean
+.PHONY: all venv build test test-source test-windows lint bench clean
 
 all: build
 
@@ -31,6 +32,9 @@ test: build
 
 test-source: $(STAMP)
 	$(PY) -m pytest -m "not frozen"
+
+test-windows: $(STAMP)
+	HOST_PYTHON=$(CURDIR)/$(PY) devtools/windows/test-windows.sh
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -160,7 +160,7 @@ def run_command(settings: Settings, env_arg: str, command: list[str], log: RunLo
     act = Activation.load(prefix, settings.platform, env or os.environ)
     for text in act.warnings:
         reporter.warn(text)
-    plan = launch.launcher_for(settings.platform).plan_command(act.scripts, command)
+    plan = launch.plan_command(act, command, settings.platform)
     done = launch.execute(act, plan, settings.platform, log=log, interactive=True)
     return done.returncode
 

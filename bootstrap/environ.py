@@ -6,7 +6,7 @@ Nothing here reads or writes ``os.environ``; the base mapping is always passed i
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import PurePath
+from pathlib import PurePath, PureWindowsPath
 
 from bootstrap import frozen
 from bootstrap.platform import Platform
@@ -77,7 +77,7 @@ def profile_redirect(profile: PurePath, platform: Platform) -> dict[str, str]:
     way to keep the user's profile clean is to give the process another one.
     """
     home = profile / "home"
-    values = {
+    values: dict[str, PurePath | str] = {
         "HOME": home,
         "XDG_CONFIG_HOME": profile / "xdg" / "config",
         "XDG_DATA_HOME": profile / "xdg" / "data",
@@ -92,5 +92,8 @@ def profile_redirect(profile: PurePath, platform: Platform) -> dict[str, str]:
             "LOCALAPPDATA": home / "AppData" / "Local",
             "TEMP": profile / "tmp",
             "TMP": profile / "tmp",
+            # HOMEDRIVE + HOMEPATH is the home folder too (Git, MSYS, older tools)
+            "HOMEDRIVE": PureWindowsPath(home).drive,
+            "HOMEPATH": str(home)[len(PureWindowsPath(home).drive):],
         })
     return {k: str(v) for k, v in values.items()}

@@ -41,10 +41,19 @@ LinkFn = Callable[[Path, Path], None]
 
 
 def link_pkgs(prefix: Path, pkgs_dir: Path, make_link: LinkFn, reporter: Reporter) -> None:
-    """``PREFIX/pkgs`` points at the shared package cache (a junction on Windows)."""
+    """``PREFIX/pkgs`` points at the shared package cache (a junction on Windows).
+
+    Where the file system cannot link (FAT32 and exFAT sticks, some network shares, Wine)
+    nothing is left behind and one warning says so; conda inside the environment still
+    finds the cache through ``.condarc``, and a later run tries again.
+    """
     link = prefix / "pkgs"
-    if link.exists() or link.is_symlink():
+    if fsutil.is_link_or_junction(link):
         return
+    if _is_empty_dir(link):
+        link.rmdir()  # left by a failed link of an earlier version: try again
+    elif link.exists():
+        return  # a real package folder: not ours to replace
     pkgs_dir.mkdir(parents=True, exist_ok=True)
     try:
         make_link(pkgs_dir, link)
@@ -53,14 +62,26 @@ def link_pkgs(prefix: Path, pkgs_dir: Path, make_link: LinkFn, reporter: Reporte
                       "conda inside the environment still finds it through .condarc.")
 
 
+def _is_empty_dir(path: Path) -> bool:
+    return path.is_dir() and not fsutil.is_link_or_junction(path) and not any(path.iterdir())
+
+
 def symlink_dir(target: Path, link: Path) -> None:
     os.symlink(target, link, target_is_directory=True)
 
 
 def junction(target: Path, link: Path) -> None:
+    """A directory junction; when that fails, the empty folder CPython's CreateJunction
+    made before failing is removed again, so nothing looks linked that is not."""
     from bootstrap import windows
 
-    windows.create_junction(target, link)
+    existed = os.path.lexists(link)
+    try:
+        windows.create_junction(target, link)
+    except OSError:
+        if not existed and _is_empty_dir(link):
+            link.rmdir()
+        raise
 
 
 def dir_linker(platform: Platform) -> LinkFn:

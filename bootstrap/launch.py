@@ -7,20 +7,23 @@ wrapper: ``bash --noprofile --norc`` on POSIX, ``cmd.exe /D /C`` on Windows (/D:
 registry AutoRun is skipped).
 
 Windows wrappers are ASCII text with CRLF endings and hold no user data at all: script
-paths and arguments travel in environment variables (UTF-16, no code page involved) and
-are expanded where cmd no longer parses them: ``CALL "%%VAR%%"`` (expanded in CALL's
+paths and the command line travel in environment variables (UTF-16, no code page involved)
+and are expanded where cmd no longer parses them: ``CALL "%%VAR%%"`` (expanded in CALL's
 second pass, after caret doubling) for scripts, and ``!VAR!`` (delayed expansion, after
-the special-character phase) for command lines. See docs/windows.md.
+the special-character phase) for command lines. The command line itself, written for the
+kind of program it starts, comes from ``cmdline``. See docs/windows.md.
 """
 
 from __future__ import annotations
 
+import os
 import shlex
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePath
+from pathlib import Path, PurePath, PureWindowsPath
 
+from bootstrap import cmdline
 from bootstrap.activation import Activation
 from bootstrap.errors import ConfigError
 from bootstrap.log import RunLog
@@ -29,7 +32,8 @@ from bootstrap.process import Completed, Echo, run, run_interactive
 
 CRLF = "\r\n"
 SCRIPT_VAR = "MAMBABOOT_SCRIPT"
-ARG_VAR = "MAMBABOOT_ARG_{}"
+PROGRAM_VAR = "MAMBABOOT_PROGRAM"
+ARGS_VAR = "MAMBABOOT_ARGS"
 ACTIVATE_VAR = "MAMBABOOT_ACTIVATE_{}"
 
 
@@ -41,6 +45,7 @@ class Plan:
     argv_after_wrapper: tuple[str, ...]
     env: dict[str, str]
     keep_open: bool = False  # Windows: cmd.exe /K, the wrapper leaves an interactive shell
+    shown: str = ""  # Windows: what the wrapper starts, for the log
 
 
 class PosixLauncher:
@@ -92,8 +97,11 @@ class WindowsLauncher:
         lines += [f'CALL "%%{ACTIVATE_VAR.format(i)}%%"' for i in range(len(activate_scripts))]
         return lines
 
-    def _activate_env(self, activate_scripts: Sequence[PurePath]) -> dict[str, str]:
-        return {ACTIVATE_VAR.format(i): str(p) for i, p in enumerate(activate_scripts)}
+    def _env(self, activate_scripts: Sequence[PurePath]) -> dict[str, str]:
+        """The activate.d paths, and what the line that starts the wrapper relies on."""
+        env = {ACTIVATE_VAR.format(i): str(p) for i, p in enumerate(activate_scripts)}
+        env[cmdline.PERCENT_VAR] = "%"
+        return env
 
     def script_text(self, activate_scripts: Sequence[PurePath]) -> str:
         """Wrapper that CALLs the user's .bat/.cmd and passes its errorlevel back."""
@@ -101,48 +109,60 @@ class WindowsLauncher:
                  "EXIT /B %ERRORLEVEL%"]
         return CRLF.join(lines) + CRLF
 
-    def command_text(self, activate_scripts: Sequence[PurePath], count: int) -> str:
-        """Wrapper that runs a command line given in ``count`` argument variables."""
-        args = " ".join(f"!{ARG_VAR.format(i)}!" for i in range(count))
-        lines = [*self._head(activate_scripts), "SETLOCAL EnableDelayedExpansion", args,
-                 "EXIT /B !ERRORLEVEL!"]
+    def command_text(self, activate_scripts: Sequence[PurePath]) -> str:
+        """Wrapper that runs the command line held by two variables."""
+        lines = [*self._head(activate_scripts), "SETLOCAL EnableDelayedExpansion",
+                 f"!{PROGRAM_VAR}! !{ARGS_VAR}!", "EXIT /B !ERRORLEVEL!"]
         return CRLF.join(lines) + CRLF
 
-    def plan_command(self, activate_scripts: Sequence[PurePath],
-                     command: Sequence[str]) -> Plan:
-        env = self._activate_env(activate_scripts)
+    def plan_command(self, activate_scripts: Sequence[PurePath], command: Sequence[str],
+                     kind: cmdline.Kind = cmdline.Kind.PROGRAM,
+                     comspec: str = "cmd.exe") -> Plan:
+        """``command`` as a program of ``kind`` reads it (``cmdline.command_line``)."""
         try:
-            env.update({ARG_VAR.format(i): argv_quote(a) for i, a in enumerate(command)})
+            line = cmdline.command_line(command, kind, comspec)
         except ValueError as err:
             raise ConfigError(f"Cannot pass this command to Windows: {err}.",
-                              hint="Put multi-line text into a file and pass its name.") from err
-        text = self.command_text(activate_scripts, len(command))
-        return Plan(text.encode("ascii"), (), env)
+                              hint="Put long or multi-line text into a file and pass its "
+                                   "name.") from err
+        env = {**self._env(activate_scripts), **line.env,
+               PROGRAM_VAR: line.program, ARGS_VAR: line.arguments}
+        text = self.command_text(activate_scripts)
+        return Plan(text.encode("ascii"), (), env, shown=str(line))
 
     def plan_script(self, activate_scripts: Sequence[PurePath], script: PurePath,
                     python: PurePath) -> Plan:
-        if script.suffix.lower() not in (".bat", ".cmd"):
-            return self.plan_command(activate_scripts, script_argv(script, python, self))
-        env = self._activate_env(activate_scripts)
+        suffix = script.suffix.lower()
+        if suffix not in (".bat", ".cmd"):
+            kind = cmdline.Kind.POWERSHELL if suffix == ".ps1" else cmdline.Kind.PROGRAM
+            return self.plan_command(activate_scripts, script_argv(script, python, self),
+                                     kind)
+        env = self._env(activate_scripts)
         env[SCRIPT_VAR] = str(script)
-        return Plan(self.script_text(activate_scripts).encode("ascii"), (), env)
+        return Plan(self.script_text(activate_scripts).encode("ascii"), (), env,
+                    shown=f"CALL {script}")
 
     def shell_text(self, activate_scripts: Sequence[PurePath]) -> str:
         """Wrapper for ``cmd.exe /K``: activate, set the prompt, leave the shell open (no
-        SETLOCAL: its changes would end with the batch file)."""
-        lines = [*self._head(activate_scripts), "PROMPT %CONDA_PROMPT_MODIFIER%$P$G"]
+        SETLOCAL: its changes would end with the batch file); mambaboot's own variables
+        are removed from the shell."""
+        names = [*(ACTIVATE_VAR.format(i) for i in range(len(activate_scripts))),
+                 cmdline.PERCENT_VAR]
+        lines = [*self._head(activate_scripts), "PROMPT %CONDA_PROMPT_MODIFIER%$P$G",
+                 *(f'SET "{name}="' for name in names)]
         return CRLF.join(lines) + CRLF
 
     def plan_shell(self, activate_scripts: Sequence[PurePath], shell: str,
                    name: str) -> Plan:
         text = self.shell_text(activate_scripts)
-        return Plan(text.encode("ascii"), (), self._activate_env(activate_scripts),
-                    keep_open=True)
+        return Plan(text.encode("ascii"), (), self._env(activate_scripts), keep_open=True,
+                    shown=shell)
 
     def command_line(self, comspec: str, wrapper: PurePath, keep_open: bool = False) -> str:
-        """The cmd.exe command line (a string: cmd does its own parsing, not argv rules)."""
-        switch = "/K" if keep_open else "/C"
-        return f'"{comspec}" /D /E:ON /V:OFF /S {switch} ""{wrapper}""'
+        """The cmd.exe command line that runs the wrapper (a string: cmd does its own
+        parsing, not argv rules)."""
+        token = cmdline.quote_cmd_arg(str(wrapper), always=True)
+        return str(cmdline.cmd_invocation(comspec, token, keep_open=keep_open))
 
 
 def script_argv(script: PurePath, python: PurePath,
@@ -159,26 +179,25 @@ def script_argv(script: PurePath, python: PurePath,
     return [str(script)]
 
 
-def argv_quote(arg: str) -> str:
-    """Quote one argument for the Windows argv convention (CommandLineToArgvW / the MS C
-    runtime): always in double quotes, backslashes doubled only before a quote, embedded
-    quotes escaped. cmd.exe never parses the result (it is inserted by delayed expansion),
-    so cmd metacharacters need no carets. Line breaks and NUL cannot be passed at all."""
-    if any(c in arg for c in "\r\n\0"):
-        raise ValueError("an argument for a Windows command cannot contain line breaks or NUL")
-    out = ['"']
-    backslashes = 0
-    for char in arg:
-        if char == "\\":
-            backslashes += 1
-            continue
-        if char == '"':
-            out.append("\\" * (2 * backslashes + 1) + '"')
-        else:
-            out.append("\\" * backslashes + char)
-        backslashes = 0
-    out.append("\\" * (2 * backslashes) + '"')
-    return "".join(out)
+def plan_command(act: Activation, command: Sequence[str], platform: Platform,
+                 cwd: Path | None = None) -> Plan:
+    """The plan for ``command`` in ``act``; on Windows its first word is looked up on the
+    activated PATH, as cmd.exe would, to know how the program reads its command line."""
+    launcher = launcher_for(platform)
+    if isinstance(launcher, PosixLauncher) or not command:
+        return launcher.plan_command(act.scripts, command)
+    folder = PureWindowsPath(cwd or Path.cwd())
+    target = cmdline.classify(command[0], act.env, folder, _is_file)
+    return launcher.plan_command(act.scripts, command, target.kind, comspec(act.env))
+
+
+def _is_file(path: PureWindowsPath) -> bool:
+    return os.path.isfile(path)
+
+
+def comspec(env: Mapping[str, str]) -> str:
+    """The cmd.exe to use: COMSPEC, in any spelling, else cmd.exe from PATH."""
+    return next((v for k, v in env.items() if k.upper() == "COMSPEC" and v), "cmd.exe")
 
 
 LAUNCHERS: dict[str, PosixLauncher | WindowsLauncher] = {
@@ -203,8 +222,9 @@ def execute(act: Activation, plan: Plan, platform: Platform, *, log: RunLog,
         wrapper = Path(tmp) / f"wrapper{launcher.suffix}"
         wrapper.write_bytes(plan.wrapper)
         if isinstance(launcher, WindowsLauncher):
-            comspec = env.get("COMSPEC") or env.get("ComSpec") or "cmd.exe"
-            argv: str | list[str] = launcher.command_line(comspec, wrapper, plan.keep_open)
+            argv: str | list[str] = launcher.command_line(comspec(env), wrapper,
+                                                          plan.keep_open)
+            log.line(f"{wrapper.name} runs: {plan.shown}")
         else:
             argv = launcher.argv(wrapper, plan)
         if interactive:

@@ -11,7 +11,7 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import PurePath, PureWindowsPath
+from pathlib import PurePath, PurePosixPath, PureWindowsPath
 
 from bootstrap.errors import ConfigError
 
@@ -76,7 +76,7 @@ def drive_anchor(path: PurePath, is_mount: Callable[[PurePath], bool]) -> PurePa
     for candidate in (path, *path.parents):
         if is_mount(candidate):
             return candidate
-    return PurePath(path.anchor)
+    return type(path)(path.anchor)  # the path's own flavour, whatever the host
 
 
 def expand_drive(value: str, drive: PurePath) -> str:
@@ -152,4 +152,4 @@ def user_cache_dir(system: str, environ: dict[str, str] | None, home: PurePath) 
     if system == "darwin":
         return home / "Library" / "Caches" / "mambaboot"
     xdg = env.get("XDG_CACHE_HOME")
-    return (PurePath(xdg) if xdg else home / ".cache") / "mambaboot"
+    return (PurePosixPath(xdg) if xdg else home / ".cache") / "mambaboot"

@@ -50,6 +50,20 @@ PS1="$CONDA_PROMPT_MODIFIER${{PS1:-}}"
 """
 
 
+# The activate.d hooks, in name order (DIR /ON: a plain FOR lists them in directory order,
+# which is creation order on FAT, and Wine's cmd matches nothing with a quoted wildcard).
+# DIR's own cmd expands %CONDA_PREFIX% and CALL expands %_MB_HOOK% in its second pass, so
+# no character of the folder's or the hook's name is ever parsed as cmd syntax.
+_ACTIVATE_D_BAT = (
+    "FOR /F \"eol=: delims=\" %%F IN ('DIR /B /A-D /ON "
+    '"%%CONDA_PREFIX%%\\etc\\conda\\activate.d\\*.bat" 2^>NUL\') DO (',
+    '    SET "_MB_HOOK=%CONDA_PREFIX%\\etc\\conda\\activate.d\\%%F"',
+    '    CALL "%%_MB_HOOK%%"',
+    ")",
+    'SET "_MB_HOOK="',
+)
+
+
 def _bat_value(value: str) -> str:
     return value.replace("%", "%%")
 
@@ -74,7 +88,7 @@ def activate_bat(name: str, variables: Mapping[str, str]) -> str:
         'SET "PYTHONPATH="',
         f'SET "PATH={path};%PATH%"',
         *sets,
-        'FOR %%F IN ("%CONDA_PREFIX%\\etc\\conda\\activate.d\\*.bat") DO CALL "%%~fF"',
+        *_ACTIVATE_D_BAT,
         'SET "PROMPT=%CONDA_PROMPT_MODIFIER%$P$G"',
         "",
     ]

@@ -8,6 +8,7 @@ group can be signalled as a whole; on Windows it gets its own process group and,
 
 from __future__ import annotations
 
+import codecs
 import os
 import signal
 import subprocess
@@ -65,8 +66,13 @@ def run(argv: Command, *, env: Mapping[str, str], log: RunLog, echo: Echo | None
     if on_start is not None:
         on_start(proc.pid)
     chunks: list[bytes] = []
+    utf8 = Utf8Output(_console_encoding()) if IS_WINDOWS else None
 
-    def sink(data: bytes) -> None:
+    def sink(data: bytes, final: bool = False) -> None:
+        if utf8 is not None:
+            data = utf8.feed(data, final)
+        if not data:
+            return
         log.raw(data)
         if capture:
             chunks.append(data)
@@ -93,7 +99,7 @@ def run(argv: Command, *, env: Mapping[str, str], log: RunLog, echo: Echo | None
     return Completed(_as_list(argv), code, b"".join(chunks))
 
 
-def _pump(stream: IO[bytes], sink: Callable[[bytes], None]) -> None:
+def _pump(stream: IO[bytes], sink: Callable[[bytes, bool], None]) -> None:
     """Copy a child's output as it comes (a thread: pipes cannot be polled on Windows);
     the stream is closed here, when the last writer (maybe a grandchild) is done."""
     with stream:
@@ -102,10 +108,46 @@ def _pump(stream: IO[bytes], sink: Callable[[bytes], None]) -> None:
             try:
                 data = os.read(fd, _CHUNK)
             except OSError:
-                return
+                data = b""
             if not data:
+                sink(b"", True)
                 return
-            sink(data)
+            sink(data, False)
+
+
+class Utf8Output:
+    """A Windows child's output as UTF-8. Python children write UTF-8 (the activation sets
+    PYTHONIOENCODING), but cmd.exe and most console programs write the console's code page,
+    or the ANSI one when there is no console: bytes that are not UTF-8 are read in
+    ``fallback``. The log is then UTF-8 throughout, and the console shows them right
+    (Python's console writer reads the bytes it is given as UTF-8)."""
+
+    def __init__(self, fallback: str) -> None:
+        self.fallback = fallback
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+
+    def feed(self, data: bytes, final: bool = False) -> bytes:
+        """UTF-8 for ``data``; a character cut at the end waits for the next call."""
+        pending = self._decoder.getstate()[0]
+        try:
+            text = self._decoder.decode(data, final)
+        except UnicodeDecodeError:
+            self._decoder.reset()
+            text = (pending + data).decode(self.fallback, "replace")
+        return text.encode("utf-8")
+
+
+def _console_encoding() -> str:
+    """What cmd.exe writes to a pipe: the console's output code page, else the ANSI one."""
+    import locale
+
+    from bootstrap import windows
+
+    try:
+        page = windows.console_code_page()
+        return codecs.lookup(f"cp{page}").name if page else locale.getencoding()
+    except (OSError, LookupError):
+        return locale.getencoding()
 
 
 def _wait(proc: subprocess.Popen[bytes], timeout_s: float | None, argv: Command) -> int:

@@ -91,7 +91,7 @@ def check(data: dict[str, Any], prefix: Path, python: str | None,
 def verify(act: Activation, platform: Platform, python: str | None, tools: tuple[str, ...],
            log: RunLog) -> Verified:
     """Run the probe through the activation wrapper and check its answer."""
-    plan = launch.launcher_for(platform).plan_command(act.scripts, ["python", "-c", PROBE])
+    plan = launch.plan_command(act, ["python", "-c", PROBE], platform)
     try:
         done = launch.execute(act, plan, platform, log=log, capture=True)
     except OSError as err:

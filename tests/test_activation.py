@@ -9,7 +9,7 @@ from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
 import pytest
 
 from bootstrap import activation, environ
-from bootstrap.platform import POSIX, WINDOWS
+from bootstrap.platform import CURRENT, POSIX, WINDOWS
 
 W = PureWindowsPath
 P = PurePosixPath
@@ -313,19 +313,22 @@ def test_load_reads_the_prefix_and_cleans_path_against_the_disk(tmp_path: Path) 
     prefix = tmp_path / "envs" / "demo"
     (prefix / "conda-meta").mkdir(parents=True)
     write_json(env_vars_d(prefix) / "x.json", {"demo_var": "1"})
-    (prefix / "etc" / "conda" / "activate.d").mkdir()
-    (prefix / "etc" / "conda" / "activate.d" / "z.sh").write_text("", encoding="utf-8")
+    hook = prefix / "etc" / "conda" / "activate.d" / f"z{CURRENT.activate_d_suffix}"
+    hook.parent.mkdir()
+    hook.write_text("", encoding="utf-8")
     other = tmp_path / "miniconda3"
     (other / "conda-meta").mkdir(parents=True)
     (other / "bin").mkdir()
-    base = {"PATH": f"{other / 'bin'}:{prefix / 'bin'}:/usr/bin", "PYTHONPATH": "/x",
-            "HOME": "/home/u"}
-    act = activation.Activation.load(prefix, POSIX, base)
+    system = r"C:\Windows\System32" if CURRENT.is_windows else "/usr/bin"
+    sep = CURRENT.pathsep
+    base = {"PATH": sep.join([str(other / "bin"), str(prefix / "bin"), system]),
+            "PYTHONPATH": "/x", "HOME": "/home/u"}
+    act = activation.Activation.load(prefix, CURRENT, base)
     assert act.prefix == prefix
-    assert act.env["PATH"] == f"{prefix / 'bin'}:{prefix / 'condabin'}:/usr/bin"
+    assert act.env["PATH"] == sep.join([*map(str, CURRENT.prefix_path_dirs(prefix)), system])
     assert act.env["DEMO_VAR"] == "1"
     assert act.env["CONDA_DEFAULT_ENV"] == "demo"
     assert act.env["HOME"] == "/home/u"
     assert "PYTHONPATH" not in act.env
-    assert act.scripts == [prefix / "etc" / "conda" / "activate.d" / "z.sh"]
+    assert act.scripts == [hook]
     assert act.warnings == []

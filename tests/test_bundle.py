@@ -179,3 +179,41 @@ def test_moved_environment_is_relocated(mambaboot: Mambaboot, project: Project,
     done = subprocess.run([bash, "--noprofile", "--norc", "-c", line], capture_output=True,
                           text=True, env={"PATH": "/usr/bin:/bin"}, check=False)
     assert done.stdout.strip() == str(shorter), done.stderr
+
+
+def test_pack_keeps_files_of_a_foreign_bundle_json(mambaboot: Mambaboot, project: Project,
+                                                   tmp_path: Path) -> None:
+    out = tmp_path / "other-tool"
+    (out / "scripts").mkdir(parents=True)
+    (out / "bundle.json").write_text('{"packages": []}')
+    (out / "scripts" / "deploy.sh").write_text("keep me")
+    project.script("10-a.sh", "exit 0\n")
+    result = mambaboot("pack", "--out", str(out), "--config", str(project.config))
+    assert result.code == 3, result.text
+    assert (out / "scripts" / "deploy.sh").read_text() == "keep me"
+    online = mambaboot(*project.args(), cwd=out)
+    assert online.code == 0, "a bundle.json that is not ours is ignored: " + online.text
+
+
+def test_a_bundle_for_other_inputs_is_refused(mambaboot: Mambaboot, project: Project,
+                                             tmp_path: Path) -> None:
+    out = tmp_path / "stick"
+    assert mambaboot("pack", "--out", str(out), "--config", str(project.config)).code == 0
+    result = mambaboot("create", "--config", str(out / "mambaboot.toml"), "--offline",
+                       "--envs-dir", str(tmp_path / "e"), "--spec", "prefixdata",
+                       "--no-pause")
+    assert result.code == 2, result.text
+    assert "packed for another environment" in result.err and "prefixdata" in result.err
+
+
+def test_pack_with_a_micromamba_url_stores_it_where_the_bundle_looks(
+        mambaboot: Mambaboot, project: Project, tmp_path: Path) -> None:
+    out = tmp_path / "stick"
+    url = project.url_template.format(version=project.version, platform="linux-64")
+    result = mambaboot("pack", "--out", str(out), "--config", str(project.config),
+                       "--micromamba", url)
+    assert result.code == 0, result.text
+    config = (out / "mambaboot.toml").read_text()
+    version = next(line.split('"')[1] for line in config.splitlines()
+                   if line.startswith("version"))
+    assert (out / "CACHE" / "micromamba" / version / "micromamba").is_file()

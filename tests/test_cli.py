@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bootstrap import __version__
-from bootstrap.cli import main
+from bootstrap.cli import main, parse
 from tests.conftest import Mambaboot
 
 CONFIG = """
@@ -102,3 +102,9 @@ def test_frozen_commands_without_micromamba(frozen: Mambaboot, project: Path) ->
     assert "temp folder" in doctor.out
     listing = frozen("list", cwd=project)
     assert listing.code == 0 and "No environments" in listing.out
+
+
+def test_options_before_the_command_are_taken_for_it() -> None:
+    assert parse(["-v", "list"]).command == "list"
+    assert parse(["--yes", "remove", "py_3_12"]).env == "py_3_12"
+    assert parse(["--offline"]).command == "create"

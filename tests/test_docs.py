@@ -241,3 +241,37 @@ def test_doctor_checks_of_doctor_py_are_documented(prefix: str) -> None:
     for fragment in DOCTOR_NAMES[prefix]:
         assert fragment in source, f"doctor.py no longer has {fragment}: update this test"
     assert prefix in doctor_section(), f"doctor check '{prefix}...' is not documented"
+
+
+# -- how run passes a command on Windows ----------------------------------------------------
+
+RUN_ON_WINDOWS = "How run passes a command on Windows"
+_SPAN = re.compile(r"`([^`]*)`|\(empty\)")
+
+
+def run_tables() -> list[list[list[str]]]:
+    """The tables of that section of usage.md: rows of cells, header and rule left out."""
+    text = sections(read("usage.md"), level=3)[RUN_ON_WINDOWS]
+    tables: list[list[list[str]]] = [[]]
+    for line in text.splitlines():
+        if not line.startswith("|"):
+            if tables[-1]:
+                tables.append([])
+            continue
+        tables[-1].append([c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]])
+    return [t[2:] for t in tables if t]
+
+
+def spans(cell: str) -> list[str]:
+    return [m.group(1) or "" for m in _SPAN.finditer(cell)]
+
+
+def test_the_windows_examples_of_run_are_the_tested_ones() -> None:
+    """The examples are the tables tests/test_cmdline_windows.py runs through the real
+    cmd.exe (typed alone and after ``mambaboot run``, and given as a list)."""
+    from tests.test_cmdline_windows import ARGV, POWERSHELL, TYPED
+
+    _, typed, listed = run_tables()
+    assert [(spans(line)[0], spans(out)[:1], int(code)) for line, out, code in typed] == [
+        (line, out, code) for line, out, code in [*TYPED, POWERSHELL]]
+    assert [(spans(args), spans(out)[0]) for args, out in listed] == ARGV

@@ -156,4 +156,22 @@ def test_profile_redirect_on_windows_covers_userprofile_appdata_and_temp() -> No
     assert got["APPDATA"] == r"E:\CACHE\root\profile\home\AppData\Roaming"
     assert got["LOCALAPPDATA"] == r"E:\CACHE\root\profile\home\AppData\Local"
     assert got["TEMP"] == got["TMP"] == r"E:\CACHE\root\profile\tmp"
-    assert all(PureWindowsPath(v).is_relative_to(profile) for v in got.values())
+    assert (got["HOMEDRIVE"], got["HOMEPATH"]) == ("E:", r"\CACHE\root\profile\home")
+    folders = {k: v for k, v in got.items() if k not in ("HOMEDRIVE", "HOMEPATH")}
+    assert all(PureWindowsPath(v).is_relative_to(profile) for v in folders.values())
+
+
+def test_profile_redirect_on_a_network_share_splits_home_at_the_share() -> None:
+    got = environ.profile_redirect(PureWindowsPath(r"\\srv\share\CACHE\root\profile"), WINDOWS)
+    assert got["HOMEDRIVE"] + got["HOMEPATH"] == got["USERPROFILE"]
+    assert got["HOMEDRIVE"] == r"\\srv\share"
+
+
+def test_micromamba_sees_no_trace_of_the_users_home_on_windows() -> None:
+    base = {"USERPROFILE": r"C:\Users\me", "HOMEDRIVE": "C:", "HomePath": r"\Users\me",
+            "APPDATA": r"C:\Users\me\AppData\Roaming", "SystemRoot": r"C:\Windows"}
+    profile = PureWindowsPath(r"E:\CACHE\root\profile")
+    env = environ.child_env(base, WINDOWS, environ.profile_redirect(profile, WINDOWS))
+    assert not [v for v in env.values() if r"\Users\me" in v]
+    assert env["HOMEDRIVE"] + env["HOMEPATH"] == env["USERPROFILE"]
+    assert env["SystemRoot"] == r"C:\Windows"

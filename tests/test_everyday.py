@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import select
 import shutil
 import time
@@ -111,6 +110,8 @@ class PtyChild:
                  env: dict[str, str] | None = None) -> None:
         argv = [*mambaboot.argv, *args]
         full_env = {**mambaboot.base_env(), **(env or {})}
+        import pty  # POSIX only
+
         self.pid, self.fd = pty.fork()
         if self.pid == 0:  # pragma: no cover - the child
             os.execve(argv[0], argv, full_env)  # noqa: S606 - an argument list, no shell

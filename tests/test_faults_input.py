@@ -75,7 +75,9 @@ class Cli:
 def run_cli(tmp_path: Path, isolated_home: Path, monkeypatch: pytest.MonkeyPatch
             ) -> Iterator[Cli]:
     """In-process CLI; restores the signal handlers ``main`` installs, and the cwd."""
-    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    names = ("SIGTERM", "SIGHUP")  # Windows has no SIGHUP
+    saved = {sig: signal.getsignal(sig)
+             for sig in (getattr(signal, name) for name in names if hasattr(signal, name))}
     work = tmp_path / "work"
     work.mkdir()
     with monkeypatch.context() as patch:

@@ -61,3 +61,12 @@ def test_ctrl_c_during_a_script_resumes_at_that_script(
     assert again.code == 0, again.text
     assert "Resuming" in again.out
     assert project.receipt()["scripts"]["10-slow.sh"]["state"] == "done"
+
+
+def test_run_passes_ctrl_c_handling_to_the_child(mambaboot: Mambaboot,
+                                                 project: Project) -> None:
+    assert mambaboot(*project.args()).code == 0
+    code = "import signal; print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)"
+    result = mambaboot("run", str(project.prefix), "--", "python", "-c", code)
+    assert result.code == 0, result.text
+    assert result.out.strip() == "True", "SIGINT must not arrive ignored in the child"

@@ -1,6 +1,6 @@
 """Launching inside an activated environment (bootstrap.launch): the generated wrappers,
-Windows argument quoting against the CommandLineToArgvW rules, and the bash wrapper run
-for real."""
+the Windows command line carried in variables (written by bootstrap.cmdline, read back here
+by the C runtime rules of tests/winargv.py), and the bash wrapper run for real."""
 
 from __future__ import annotations
 
@@ -11,14 +11,13 @@ import sys
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
-from bootstrap import launch
+from bootstrap import cmdline, launch
 from bootstrap.activation import Activation
 from bootstrap.errors import ConfigError
 from bootstrap.log import RunLog
 from bootstrap.platform import POSIX, WINDOWS
+from tests.winargv import parse_crt
 
 WIN = launch.WindowsLauncher()
 POS = launch.PosixLauncher()
@@ -33,118 +32,6 @@ NASTY = [
     r"D:\日本語\スクリプト.bat",
     r"\\server\share\setup.CMD",
 ]
-QUOTE_CASES = [
-    ("", '""'),
-    ("a", '"a"'),
-    ("a b", '"a b"'),
-    ("a\tb", '"a\tb"'),
-    ('say "hi"', '"say \\"hi\\""'),
-    ("C:\\dir\\file", '"C:\\dir\\file"'),
-    ("C:\\dir\\", '"C:\\dir\\\\"'),
-    ("C:\\Program Files\\", '"C:\\Program Files\\\\"'),
-    ("\\\\server\\share\\", '"\\\\server\\share\\\\"'),
-    ('a\\"b', '"a\\\\\\"b"'),
-    ('a\\\\"b', '"a\\\\\\\\\\"b"'),
-    ("\\", '"\\\\"'),
-    ('"', '"\\""'),
-    ('\\"', '"\\\\\\""'),
-    ("%PATH% !x! ^& | < > ( )", '"%PATH% !x! ^& | < > ( )"'),
-    ("Zoë 日本", '"Zoë 日本"'),
-]
-
-
-def parse_windows_args(line: str) -> list[str]:
-    """A reference parser of the CommandLineToArgvW / MS C runtime rules for the arguments
-    after the program name: whitespace separates arguments outside quotes; ``2n``
-    backslashes before a quote give ``n`` backslashes and the quote toggles quoting;
-    ``2n+1`` give ``n`` backslashes and a literal quote; other backslashes are literal.
-    ``""`` inside quotes is read differently by different runtimes, so it is refused."""
-    args: list[str] = []
-    i, n = 0, len(line)
-    while True:
-        while i < n and line[i] in " \t":
-            i += 1
-        if i >= n:
-            return args
-        arg: list[str] = []
-        quoted = False
-        while i < n:
-            char = line[i]
-            if char == "\\":
-                j = i
-                while j < n and line[j] == "\\":
-                    j += 1
-                count = j - i
-                if j < n and line[j] == '"':
-                    arg.append("\\" * (count // 2))
-                    if count % 2:
-                        arg.append('"')
-                        j += 1
-                else:
-                    arg.append("\\" * count)
-                i = j
-                continue
-            if char == '"':
-                if quoted and i + 1 < n and line[i + 1] == '"':
-                    raise AssertionError(f"ambiguous '\"\"' inside quotes at {i} in {line!r}")
-                quoted = not quoted
-                i += 1
-                continue
-            if char in " \t" and not quoted:
-                break
-            arg.append(char)
-            i += 1
-        args.append("".join(arg))
-
-
-def test_reference_parser_knows_the_documented_examples() -> None:
-    # the examples of Microsoft's "Parsing C command-line arguments" page
-    assert parse_windows_args('"a b c" d e') == ["a b c", "d", "e"]
-    assert parse_windows_args('"ab\\"c" "\\\\" d') == ['ab"c', "\\", "d"]
-    assert parse_windows_args('a\\\\\\b d"e f"g h') == ["a\\\\\\b", "de fg", "h"]
-    assert parse_windows_args('a\\\\\\"b c d') == ['a\\"b', "c", "d"]
-    assert parse_windows_args('a\\\\\\\\"b c" d e') == ["a\\\\b c", "d", "e"]
-
-
-# -- argv_quote ------------------------------------------------------------------------------
-
-@pytest.mark.parametrize(("arg", "quoted"), QUOTE_CASES)
-def test_argv_quote_table(arg: str, quoted: str) -> None:
-    assert launch.argv_quote(arg) == quoted
-    assert parse_windows_args(quoted) == [arg]
-
-
-def test_argv_quote_table_round_trips_as_one_command_line() -> None:
-    args = [a for a, _ in QUOTE_CASES]
-    assert parse_windows_args(" ".join(launch.argv_quote(a) for a in args)) == args
-
-
-@pytest.mark.parametrize("arg", ["a\nb", "a\r\nb", "\r", "end\n", "nul\0"])
-def test_argv_quote_rejects_line_breaks_and_nul(arg: str) -> None:
-    with pytest.raises(ValueError, match="line breaks or NUL"):
-        launch.argv_quote(arg)
-
-
-def test_windows_command_with_a_line_break_is_a_usage_error() -> None:
-    with pytest.raises(ConfigError, match="line breaks") as caught:
-        WIN.plan_command([], ["python", "-c", "print(1)\nprint(2)"])
-    assert caught.value.exit_code == 2
-
-
-_ARG_TEXT = st.text(alphabet=st.one_of(
-    st.sampled_from(list('\\\\\\"" \ta%!^&|<>()é')),
-    st.characters(exclude_characters="\r\n\0", exclude_categories=["Cs"]),
-), max_size=30)
-
-
-@settings(max_examples=400, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(_ARG_TEXT, max_size=6))
-def test_argv_quote_round_trips_through_the_windows_rules(args: list[str]) -> None:
-    line = " ".join(launch.argv_quote(a) for a in args)
-    assert parse_windows_args(line) == args
-
-
 # -- Windows wrappers ------------------------------------------------------------------------
 
 def assert_batch_text(data: bytes) -> list[str]:
@@ -156,6 +43,12 @@ def assert_batch_text(data: bytes) -> list[str]:
     return text.split("\r\n")[:-1]
 
 
+def carried_line(plan: launch.Plan) -> str:
+    """The command line the wrapper's cmd starts: its two variables, as delayed expansion
+    puts them in after cmd has parsed the wrapper's line."""
+    return f"{plan.env[launch.PROGRAM_VAR]} {plan.env[launch.ARGS_VAR]}"
+
+
 def test_script_wrapper_calls_the_script_through_a_variable_and_returns_its_code() -> None:
     plan = WIN.plan_script([], PureWindowsPath(r"C:\s\setup.bat"), PYTHON_EXE)
     assert assert_batch_text(plan.wrapper) == [
@@ -164,7 +57,7 @@ def test_script_wrapper_calls_the_script_through_a_variable_and_returns_its_code
         'CALL "%%MAMBABOOT_SCRIPT%%"',
         "EXIT /B %ERRORLEVEL%",
     ]
-    assert plan.env == {"MAMBABOOT_SCRIPT": r"C:\s\setup.bat"}
+    assert plan.env == {"MAMBABOOT_SCRIPT": r"C:\s\setup.bat", "MAMBABOOT_PERCENT": "%"}
     assert plan.argv_after_wrapper == ()
 
 
@@ -177,7 +70,7 @@ def test_script_wrapper_calls_activate_d_scripts_first_in_order() -> None:
                          'CALL "%%MAMBABOOT_SCRIPT%%"', "EXIT /B %ERRORLEVEL%"]
     assert plan.env == {"MAMBABOOT_ACTIVATE_0": str(acts[0]),
                         "MAMBABOOT_ACTIVATE_1": str(acts[1]),
-                        "MAMBABOOT_SCRIPT": r"C:\s\setup.cmd"}
+                        "MAMBABOOT_SCRIPT": r"C:\s\setup.cmd", "MAMBABOOT_PERCENT": "%"}
 
 
 @pytest.mark.parametrize("script", NASTY)
@@ -193,45 +86,79 @@ def test_script_paths_travel_unchanged_in_the_env_never_in_the_text(script: str)
     assert script.encode("utf-8") not in plan.wrapper
 
 
-def test_command_wrapper_expands_arguments_with_delayed_expansion() -> None:
+def test_command_wrapper_expands_the_line_with_delayed_expansion() -> None:
     plan = WIN.plan_command([PureWindowsPath(r"C:\e\a.bat")], ["python", "-c", "x"])
     assert assert_batch_text(plan.wrapper) == [
         "@ECHO OFF",
         "REM Generated by mambaboot: activate.d scripts, then the command.",
         'CALL "%%MAMBABOOT_ACTIVATE_0%%"',
         "SETLOCAL EnableDelayedExpansion",
-        "!MAMBABOOT_ARG_0! !MAMBABOOT_ARG_1! !MAMBABOOT_ARG_2!",
+        "!MAMBABOOT_PROGRAM! !MAMBABOOT_ARGS!",
         "EXIT /B !ERRORLEVEL!",
     ]
-    assert plan.env == {"MAMBABOOT_ACTIVATE_0": r"C:\e\a.bat", "MAMBABOOT_ARG_0": '"python"',
-                        "MAMBABOOT_ARG_1": '"-c"', "MAMBABOOT_ARG_2": '"x"'}
+    assert plan.env == {"MAMBABOOT_ACTIVATE_0": r"C:\e\a.bat", "MAMBABOOT_PERCENT": "%",
+                        "MAMBABOOT_PROGRAM": '"python"', "MAMBABOOT_ARGS": "-c x"}
+    assert plan.shown == '"python" -c x'
 
 
 def test_command_arguments_with_special_characters_survive() -> None:
     command = ["C:\\Zoë's env\\python.exe", "-c", 'print("100% ok!") & echo ^(no)',
                "trailing\\", "", "日本語"]
     plan = WIN.plan_command([], command)
-    line = " ".join(plan.env[f"MAMBABOOT_ARG_{i}"] for i in range(len(command)))
-    assert parse_windows_args(line) == command
+    assert parse_crt(carried_line(plan), strict=True) == command
     text = plan.wrapper.decode("ascii")
     assert "print" not in text
     assert "Zo" not in text
 
 
+def test_the_wrapper_text_is_the_same_for_every_kind_of_command() -> None:
+    texts = {WIN.plan_command([], ["x", "a&b"], kind).wrapper for kind in cmdline.Kind}
+    assert len(texts) == 1
+
+
+def test_a_batch_file_runs_in_a_cmd_of_its_own() -> None:
+    plan = WIN.plan_command([], [r"C:\t\echoargs.bat", "a b"], cmdline.Kind.BATCH,
+                            r"C:\Windows\system32\cmd.exe")
+    assert carried_line(plan) == (r'"C:\Windows\system32\cmd.exe" /D /E:ON /V:OFF /S /C '
+                                  r'""C:\t\echoargs.bat" "a b""')
+
+
+def test_plan_command_looks_the_program_up_on_the_activated_path(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    bat = PureWindowsPath(r"C:\env\condabin\tool.bat")
+    monkeypatch.setattr(launch, "_is_file", lambda path: path == bat)
+    act = Activation(Path("env"), {"PATH": r"C:\env;C:\env\condabin",
+                                   "ComSpec": r"C:\W\cmd.exe"}, [], [])
+    plan = launch.plan_command(act, ["tool", "50%"], WINDOWS, cwd=Path("work"))
+    assert carried_line(plan) == (r'"C:\W\cmd.exe" /D /E:ON /V:OFF /S /C '
+                                  r'""tool" 50%MAMBABOOT_PERCENT%"')
+    plan = launch.plan_command(act, ["cmd", "/c", "exit", "7"], WINDOWS, cwd=Path("work"))
+    assert carried_line(plan) == '"cmd" /c exit 7'
+    plan = launch.plan_command(act, ["cmd", "/c", "exit", "7"], POSIX)
+    assert plan.argv_after_wrapper == ("cmd", "/c", "exit", "7")
+
+
+@pytest.mark.parametrize("command", [["python", "-c", "print(1)\nprint(2)"],
+                                     ["python", "x" * 9000]])
+def test_a_command_cmd_cannot_take_is_a_usage_error(command: list[str]) -> None:
+    with pytest.raises(ConfigError, match="Cannot pass this command") as caught:
+        WIN.plan_command([], command)
+    assert caught.value.exit_code == 2
+
+
 def test_python_script_on_windows_runs_with_the_environments_python() -> None:
     script = PureWindowsPath(r"C:\my scripts\20 check!.py")
     plan = WIN.plan_script([], script, PYTHON_EXE)
-    args = [plan.env[f"MAMBABOOT_ARG_{i}"] for i in range(2)]
-    assert parse_windows_args(" ".join(args)) == [str(PYTHON_EXE), str(script)]
+    assert parse_crt(carried_line(plan), strict=True) == [str(PYTHON_EXE), str(script)]
     assert "MAMBABOOT_SCRIPT" not in plan.env
-    assert "MAMBABOOT_ARG_2" not in plan.env
 
 
 def test_powershell_script_runs_without_profile_and_policy_prompts() -> None:
-    script = PureWindowsPath(r"C:\s\setup.ps1")
-    assert launch.script_argv(script, PYTHON_EXE, WIN) == [
-        "powershell.exe", "-NoLogo", "-NoProfile", "-ExecutionPolicy", "Bypass", "-File",
-        r"C:\s\setup.ps1"]
+    script = PureWindowsPath(r"C:\my scripts\30 set up.ps1")
+    argv = launch.script_argv(script, PYTHON_EXE, WIN)
+    assert argv == ["powershell.exe", "-NoLogo", "-NoProfile", "-ExecutionPolicy", "Bypass",
+                    "-File", str(script)]
+    assert parse_crt(carried_line(WIN.plan_script([], script, PYTHON_EXE)), strict=True) == argv
 
 
 def test_cmd_command_line_skips_autorun_and_quotes_the_wrapper() -> None:
@@ -239,6 +166,8 @@ def test_cmd_command_line_skips_autorun_and_quotes_the_wrapper() -> None:
                             PureWindowsPath(r"C:\Users\Zoë Q\Temp\mambaboot-x\wrapper.bat"))
     assert line == (r'"C:\Windows\system32\cmd.exe" /D /E:ON /V:OFF /S /C '
                     r'""C:\Users\Zoë Q\Temp\mambaboot-x\wrapper.bat""')
+    odd = WIN.command_line("cmd.exe", PureWindowsPath(r"C:\Users\100%\Temp\w.bat"))
+    assert odd == r'"cmd.exe" /D /E:ON /V:OFF /S /C ""C:\Users\100%MAMBABOOT_PERCENT%\Temp\w.bat""'
 
 
 def test_launcher_registry() -> None:
@@ -288,7 +217,8 @@ def test_windows_shell_plan_keeps_cmd_open_with_the_prompt() -> None:
     text = plan.wrapper.decode("ascii")
     assert plan.keep_open
     assert "SETLOCAL" not in text, "changes must survive the batch file in cmd /K"
-    assert text.endswith("PROMPT %CONDA_PROMPT_MODIFIER%$P$G\r\n")
+    assert text.endswith('PROMPT %CONDA_PROMPT_MODIFIER%$P$G\r\nSET "MAMBABOOT_ACTIVATE_0="\r\n'
+                         'SET "MAMBABOOT_PERCENT="\r\n'), "mambaboot's variables are removed"
     assert WIN.command_line("cmd.exe", PureWindowsPath(r"C:\t\w.bat"), keep_open=True) == \
         '"cmd.exe" /D /E:ON /V:OFF /S /K ""C:\\t\\w.bat""'
 

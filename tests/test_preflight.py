@@ -15,6 +15,8 @@ from bootstrap.errors import RefusedError
 from bootstrap.platform import POSIX, WINDOWS
 from bootstrap.preflight import Claims, PrefixState
 from bootstrap.receipt import DONE, RUNNING, STAGES, Receipt, receipt_path
+from tests.conftest import NO_SYMLINKS, Mambaboot, tree
+from tests.project import Project
 
 INPUTS = {"python": "3.12", "specs": ["python=3.12"], "channels": ["conda-forge"]}
 
@@ -62,6 +64,7 @@ def test_a_file_at_the_prefix_is_foreign(prefix: Path, claims: Claims) -> None:
     assert found.sample == ["py_3_12 (a file)"]
 
 
+@pytest.mark.wine_gap(NO_SYMLINKS)
 def test_a_dangling_link_at_the_prefix_is_foreign(prefix: Path, claims: Claims,
                                                   tmp_path: Path) -> None:
     prefix.parent.mkdir(parents=True)
@@ -238,8 +241,8 @@ def test_prefix_may_not_overlap_the_caches(prefix: str, cache: str, pkgs: str,
     with pytest.raises(RefusedError) as info:
         preflight.check_prefix_location(Path(prefix), Path(cache), Path(pkgs))
     assert info.value.exit_code == 3
-    assert info.value.message == f"The environment folder {prefix} overlaps the {what} " \
-        f"{cache if what == 'cache' else pkgs}."
+    assert info.value.message == f"The environment folder {Path(prefix)} overlaps the {what} " \
+        f"{Path(cache if what == 'cache' else pkgs)}."
 
 
 @pytest.mark.parametrize(("prefix", "cache", "pkgs"), [
@@ -258,3 +261,20 @@ def test_refuse_foreign_names_the_prefix_and_what_is_there(prefix: Path) -> None
     assert err.message == (f"{prefix} already exists and was not created by mambaboot "
                            "(it holds: Lib, python.exe).")
     assert "never deletes" in err.hint
+
+
+@pytest.mark.posix
+def test_a_failed_create_leaves_no_claim_on_the_folder(mambaboot: Mambaboot,
+                                                       project: Project) -> None:
+    failed = mambaboot(*project.args("--spec", "no-such-package"))
+    assert failed.code == 6, failed.text
+    assert not project.prefix.exists()
+    (project.prefix / "conda-meta").mkdir(parents=True)
+    (project.prefix / "data").mkdir()
+    (project.prefix / "data" / "thesis.txt").write_text("years of work")
+    before = tree(project.prefix)
+    listed = mambaboot("list", "--config", str(project.config))
+    assert "not made by mambaboot" in listed.out
+    again = mambaboot(*project.args())
+    assert again.code == 3, again.text
+    assert tree(project.prefix) == before

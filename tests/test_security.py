@@ -1,5 +1,5 @@
 """Security rules of issue 5, checked in the source and in behaviour: no shell anywhere;
-cmd.exe argument text built by one tested function; downloaded binaries made executable only
+cmd.exe argument text built by one tested module; downloaded binaries made executable only
 after verification; archive members that escape rejected; post-install scripts only from
 the configured folder; TLS verification never switched off."""
 
@@ -14,7 +14,7 @@ from pathlib import Path, PureWindowsPath
 
 import pytest
 
-from bootstrap import launch, micromamba, scripts
+from bootstrap import cmdline, launch, micromamba, scripts
 from bootstrap.errors import ChecksumError
 from bootstrap.platform import POSIX
 from bootstrap.report import ProgressFn, Recorder
@@ -23,7 +23,7 @@ from tests.project import Project
 from tests.standin.archives import Member, file_member, link_member, special_member, tar_bz2
 from tests.standin.fixtures import MicromambaRelease
 from tests.standin.inprocess import project_settings
-from tests.test_launch import parse_windows_args
+from tests.winargv import CmdBatchModel, parse_crt
 
 fault = pytest.mark.fault
 SOURCES = sorted((REPO / "bootstrap").glob("*.py"))
@@ -91,31 +91,39 @@ CMD_NASTY = ["a & b", "x ^ y", "100%", "%PATH%", "wow!", "!VAR!", "(x86)", "a;b"
 
 
 @fault("security", "arguments reaching cmd.exe (& ^ % ! ( ) ; quotes, spaces, non-ASCII)",
-       expect="quoted only by launch.argv_quote, carried in variables, never in the wrapper "
-              "text; round-trip through the CommandLineToArgvW rules")
-def test_cmd_argument_text_comes_only_from_argv_quote(
+       expect="written only by bootstrap.cmdline, carried in variables, never in the wrapper "
+              "text; read back unchanged by the C runtime rules and, for batch files, by "
+              "cmd's rules")
+def test_cmd_argument_text_comes_only_from_cmdline(
         fault_count: Callable[[int], None]) -> None:
-    assert functions_calling("argv_quote") == {"launch:plan_command"}
+    assert functions_calling("command_line") <= {"launch:plan_command", "launch:execute"}
+    assert functions_calling("cmd_invocation") <= {"cmdline:command_line",
+                                                   "launch:command_line"}
     assert functions_calling("list2cmdline") <= {"process:describe"}, "display only"
     cmd_lines = {f"{path.stem}:{node.lineno}": {dotted(v.value) for v in node.values
                                                  if isinstance(v, ast.FormattedValue)}
                  for path, tree in parsed() for node in ast.walk(tree)
                  if isinstance(node, ast.JoinedStr)
-                 and any(isinstance(v, ast.Constant) and " /D " in str(v.value)
+                 and any(isinstance(v, ast.Constant) and " /S " in str(v.value)
                          for v in node.values)}
-    assert [c.split(":")[0] for c in cmd_lines] == ["launch"], cmd_lines
+    assert [c.split(":")[0] for c in cmd_lines] == ["cmdline"], cmd_lines
     (interpolated,) = cmd_lines.values()
-    assert interpolated <= {"comspec", "switch", "wrapper"}, "no user data in cmd's line"
+    assert interpolated <= {"switch", "text"}, "only text quoted by cmdline in cmd's line"
     win = launch.WindowsLauncher()
-    plan = win.plan_command([PureWindowsPath(r"C:\env\etc\conda\activate.d\x.bat")],
-                            ["python", *CMD_NASTY])
-    text = plan.wrapper.decode("ascii")
-    for arg in CMD_NASTY:
-        if arg.strip():
-            assert arg not in text, f"{arg!r} reached the wrapper text"
-    quoted = [plan.env[launch.ARG_VAR.format(i)] for i in range(len(CMD_NASTY) + 1)]
-    assert quoted == [launch.argv_quote(a) for a in ["python", *CMD_NASTY]]
-    assert parse_windows_args(" ".join(quoted)) == ["python", *CMD_NASTY]
+    for kind in cmdline.Kind:
+        plan = win.plan_command([PureWindowsPath(r"C:\env\etc\conda\activate.d\x.bat")],
+                                ["prog", *CMD_NASTY], kind)
+        text = plan.wrapper.decode("ascii")
+        for arg in CMD_NASTY:
+            if arg.strip():
+                assert arg not in text, f"{arg!r} reached the wrapper text"
+        line = f"{plan.env[launch.PROGRAM_VAR]} {plan.env[launch.ARGS_VAR]}"
+        if kind is cmdline.Kind.PROGRAM:
+            assert parse_crt(line, strict=True) == ["prog", *CMD_NASTY]
+        if kind is cmdline.Kind.BATCH:
+            call = CmdBatchModel(plan.env).run(plan.env[launch.ARGS_VAR])
+            assert [call.tilde(n) for n in range(1, len(call.params))] == [
+                a.replace('"', '""') for a in CMD_NASTY]
     fault_count(len(CMD_NASTY))
 
 
@@ -233,7 +241,9 @@ def test_absolute_member_is_never_written(tmp_path: Path) -> None:
     target = tmp_path / "absolute-target"
     archive = tmp_path / "pkg" / "micromamba.tar.bz2"
     archive.parent.mkdir()
-    archive.write_bytes(tar_bz2([file_member(str(target), b"x"), GOOD]))
+    # tar names are POSIX: "/" + the target's path below its root (on Windows, on this drive)
+    absolute = "/" + target.relative_to(target.anchor).as_posix()
+    archive.write_bytes(tar_bz2([file_member(absolute, b"x"), GOOD]))
     assert micromamba.extract_member(archive, "bin/micromamba") == GOOD.data
     assert not target.exists()
     assert [p.name for p in archive.parent.iterdir()] == [archive.name]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import io
 import json
 import os
 import re
@@ -16,12 +17,14 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import REPO
 from tests.standin.channel import ChannelFolder, Package, default_packages, write_channel
 from tests.standin.fixtures import (
     CondaChannel,
@@ -100,6 +103,26 @@ def created(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Created]:
 
 
 # --------------------------------------------------------------------------- CLI parsing
+
+
+def test_the_standin_is_one_reproducible_zipapp(tmp_path: Path) -> None:
+    """Published as a release with a .sha256: identical configs give identical bytes, also
+    in another process (another hash seed)."""
+    config = {"record_file": str(tmp_path / "calls.jsonl")}
+    data = standin_source(config)
+    code = ("import hashlib, json, sys; from tests.standin.fixtures import standin_source; "
+            "sys.stdout.write(hashlib.sha256(standin_source(json.loads(sys.argv[1]))).hexdigest())")
+    other = subprocess.run([sys.executable, "-c", code, json.dumps(config)], cwd=REPO,
+                           capture_output=True, text=True, check=True)
+    assert other.stdout == hashlib.sha256(data).hexdigest()
+    assert data.startswith(f"#!{sys.executable} -I\n".encode())
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        names = archive.namelist()
+        assert names == sorted(names) and "__main__.py" in names
+        assert not [name for name in names if "__pycache__" in name]
+        assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+        baked = json.loads(archive.read("micromamba/config.json"))
+    assert baked["record_file"] == config["record_file"]
 
 
 def test_version_prints_bare_version_and_ignores_later_args(standin_factory: StandinFactory,
