@@ -166,10 +166,7 @@ def entry_points(prefix: Path) -> list[str]:
 @pytest.mark.posix
 @pytest.mark.conformance
 def test_moved_to_and_from_long_paths_pip_conda_and_every_entry_point_run(
-        mambaboot: Mambaboot, project: Project, micromamba_kind: str, tmp_path: Path,
-        request: pytest.FixtureRequest) -> None:
-    if micromamba_kind == "standin":  # until the stand-in writes entry points (issue 11)
-        request.applymarker(pytest.mark.xfail(reason="the stand-in writes no entry points"))
+        mambaboot: Mambaboot, project: Project, tmp_path: Path) -> None:
     project.write_config(env_extra='specs = ["conda", "mamba", "uv", "prefixdata"]')
     first = tmp_path / ("l" * 80) / ("m" * 40) / "env"
     assert len(f"#!{first}/bin/python3.X") > relocate.MAX_SHEBANG

@@ -204,19 +204,6 @@ def running_python_version() -> str:
     return "{}.{}.{}".format(*sys.version_info[:3])
 
 
-CONDA_SCRIPT = f"""#!{PLACEHOLDER}/bin/python
-# conda stand-in: just enough to answer --version
-import sys
-
-if __name__ == "__main__":
-    if sys.argv[1:2] == ["--version"]:
-        print("conda 25.1.1")
-        sys.exit(0)
-    print("conda stand-in: only --version is supported", file=sys.stderr)
-    sys.exit(2)
-"""
-
-
 def python_packages(version: str) -> list[Package]:
     major_minor = ".".join(version.split(".")[:2])
     linux = Package("python", version, f"h{major_minor.replace('.', '')}_0_cpython",
@@ -230,16 +217,89 @@ def python_packages(version: str) -> list[Package]:
     return [linux, windows]
 
 
+NOARCH_BUILD = "pyhd8ed1ab_0"  # conda-forge's build string for noarch: python
+CONDA_MAIN = b'''"""conda stand-in: just enough to answer --version."""
+import sys
+
+
+def main() -> int:
+    if sys.argv[1:2] == ["--version"]:
+        print("conda 25.1.1")
+        return 0
+    print("conda stand-in: only --version is supported", file=sys.stderr)
+    return 2
+'''
+PIP_MAIN = b'''"""pip stand-in: --version, as the real pip prints it."""
+import os
+import sys
+
+import pip
+
+
+def main() -> int:
+    if sys.argv[1:2] == ["--version"]:
+        where = os.path.dirname(pip.__file__)
+        print(f"pip {pip.__version__} from {where} (python {sys.version_info[0]}."
+              f"{sys.version_info[1]})")
+        return 0
+    print("pip stand-in: only --version is supported", file=sys.stderr)
+    return 2
+'''
+
+
 def conda_package() -> Package:
-    return Package(
-        "conda", "25.1.1", "py_0", depends=["python >=3.9"],
-        files={
-            "bin/conda": CONDA_SCRIPT.encode(),
-            "etc/conda/activate.d/standin-conda.sh": b"export STANDIN_ACTIVATE_D=1\n",
-            "etc/conda/activate.d/standin-conda.bat": b'@SET "STANDIN_ACTIVATE_D=1"\n',
-        },
-        prefix_files={"bin/conda": "text"},
-    )
+    """``conda`` as a ``noarch: python`` package with an entry point, and
+    ``activate.d`` scripts."""
+    return Package("conda", "25.1.1", NOARCH_BUILD, noarch="python", depends=["python >=3.9"],
+                   files={"site-packages/conda/__init__.py": b'__version__ = "25.1.1"\n',
+                          "site-packages/conda/cli/__init__.py": b"",
+                          "site-packages/conda/cli/main.py": CONDA_MAIN,
+                          "etc/conda/activate.d/standin-conda.sh":
+                              b"export STANDIN_ACTIVATE_D=1\n",
+                          "etc/conda/activate.d/standin-conda.bat":
+                              b'@SET "STANDIN_ACTIVATE_D=1"\n'},
+                   entry_points=["conda = conda.cli.main:main"])
+
+
+def pip_package() -> Package:
+    """A small ``pip`` (``noarch: python``, entry points pip and pip3): micromamba adds pip
+    to python's dependencies, so a channel needs one. The channel of real packages has the
+    real pip (tests/standin/realpkgs.py)."""
+    return Package("pip", "23.2.1", NOARCH_BUILD, noarch="python", depends=["python >=3.7"],
+                   files={"site-packages/pip/__init__.py": b'__version__ = "23.2.1"\n',
+                          "site-packages/pip/_internal/__init__.py": b"",
+                          "site-packages/pip/_internal/cli/__init__.py": b"",
+                          "site-packages/pip/_internal/cli/main.py": PIP_MAIN},
+                   entry_points=["pip = pip._internal.cli.main:main",
+                                 "pip3 = pip._internal.cli.main:main"])
+
+
+PREFIXDATA_ACTIVATE = f'export PREFIXDATA_HOME="{PLACEHOLDER}/share/prefixdata"\n'
+PREFIXDATA_TOOL = f'''#!{PLACEHOLDER}/bin/python
+import sys
+print("prefixdata-tool", sys.prefix)
+'''
+PREFIXDATA_POST_LINK = 'echo "prefixdata: linked into $PREFIX" >> "$PREFIX/.messages.txt"\n'
+
+
+def prefixdata_package() -> Package:
+    """Placeholders in text and binary files, activate.d, env_vars.d, a post-link message."""
+    text = {
+        "share/prefixdata/where.txt": f"prefix={PLACEHOLDER}\n",
+        "etc/conda/activate.d/prefixdata.sh": PREFIXDATA_ACTIVATE,
+        "lib/pkgconfig/prefixdata.pc": f"prefix={PLACEHOLDER}\nlibdir=${{prefix}}/lib\n"
+                                       "Name: prefixdata\nVersion: 1.0.0\nDescription: test\n",
+        "bin/prefixdata-tool": PREFIXDATA_TOOL,
+    }
+    binary = b"WHERE\0" + LONG_PLACEHOLDER.encode() + b"/share/prefixdata\0TAIL\0"
+    files = {k: v.encode() for k, v in text.items()}
+    files["share/prefixdata/where.bin"] = binary
+    files["etc/conda/env_vars.d/prefixdata.json"] = json.dumps(
+        {"PREFIXDATA_FROM_ENV_VARS_D": "yes"}).encode()
+    return Package("prefixdata", "1.0.0", "0", files=files,
+                   prefix_files={**dict.fromkeys(text, "text"),
+                                 "share/prefixdata/where.bin": "binary"},
+                   post_link=PREFIXDATA_POST_LINK)
 
 
 SLOWLINK_POST_LINK = """# SLOWLINK_MARKER set: touch it, then take two minutes (a create to
@@ -257,22 +317,22 @@ def slowlink_package() -> Package:
 
 
 def default_packages(python_version: str | None = None) -> list[Package]:
-    """python (linux-64 + win-64), conda, mamba, uv, prefixdata (relocation checks) and
-    slowlink (interruption)."""
+    """python (linux-64 + win-64), pip, conda, mamba, uv, prefixdata (relocation checks)
+    and slowlink (interruption)."""
     version = python_version or running_python_version()
+    return [*python_packages(version), pip_package(), conda_package(), *shell_tools(),
+            prefixdata_package(), slowlink_package()]
+
+
+def shell_tools() -> list[Package]:
+    """mamba and uv: shell stand-ins (no real ones on this machine)."""
     mamba = Package("mamba", "2.1.1", "0", files={
         "bin/mamba": b"#!/bin/sh\necho 'mamba 2.1.1'\n",
         "etc/conda/env_vars.d/mamba-standin.json":
             json.dumps({"standin_env_vars_d": "from-env-vars-d"}).encode(),
     })
     uv = Package("uv", "0.5.31", "0", files={"bin/uv": b"#!/bin/sh\necho 'uv 0.5.31'\n"})
-    where_bin = b"WHERE\0" + LONG_PLACEHOLDER.encode() + b"/share/prefixdata\0TAIL\0"
-    prefixdata = Package("prefixdata", "1.0.0", "0", files={
-        "share/prefixdata/where.txt": f"prefix={PLACEHOLDER}\n".encode(),
-        "share/prefixdata/where.bin": where_bin,
-    }, prefix_files={"share/prefixdata/where.txt": "text", "share/prefixdata/where.bin": "binary"})
-    return [*python_packages(version), conda_package(), mamba, uv, prefixdata,
-            slowlink_package()]
+    return [mamba, uv]
 
 
 @functools.lru_cache(maxsize=4)  # the real binary is published for many tests

@@ -12,8 +12,9 @@ run the real micromamba (and for the stand-in, which must install the same chann
   files, script shebangs) get conda's placeholder and an ``info/has_prefix`` line.
 - ``pip``, ``packaging``: ``noarch: python`` packages made from the distributions installed
   in the running environment (their ``RECORD``), with their console scripts as entry points.
-- ``conda``: a ``noarch: python`` stand-in (``conda --version``) with an entry point and
-  ``activate.d`` scripts; ``mamba`` and ``uv``: shell stand-ins (no real ones here).
+- ``conda``: the stand-in channel's ``noarch: python`` stand-in (``conda --version``) with
+  an entry point and ``activate.d`` scripts; ``mamba`` and ``uv``: shell stand-ins (no
+  real ones here).
 - ``prefixdata``: prefix placeholders in text files (data, ``activate.d``, a ``.pc`` file,
   a Python shebang) and in a binary file, ``env_vars.d``, and a post-link script that
   leaves a message in ``PREFIX/.messages.txt``.
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
-import json
 import os
 import re
 import shutil
@@ -35,18 +35,19 @@ from pathlib import Path
 
 from tests.standin import elf
 from tests.standin.channel import (
-    LONG_PLACEHOLDER,
+    NOARCH_BUILD,
     PLACEHOLDER,
     ChannelFolder,
     Package,
     conda_package,
     host_subdir,
+    prefixdata_package,
     python_packages,
+    shell_tools,
     slowlink_package,
     write_channel,
 )
 
-NOARCH_BUILD = "pyhd8ed1ab_0"  # conda-forge's build string for noarch: python
 SKIP_DIRS = frozenset({"__pycache__", "test", "tests", "idle_test", "idlelib", "tkinter",
                        "turtledemo", "ensurepip", "site-packages"})
 SKIP_FILES = re.compile(r".*\.(pyc|pyo|a|o)$|_test.*\.so$|_tkinter.*\.so$|xxlimited.*\.so$"
@@ -172,76 +173,12 @@ def wheel_package(dist_name: str, depends: list[str] | None = None) -> Package:
                    entry_points=entry_points)
 
 
-CONDA_MAIN = b'''"""conda stand-in: just enough to answer --version."""
-import sys
-
-
-def main() -> int:
-    if sys.argv[1:2] == ["--version"]:
-        print("conda 25.1.1")
-        return 0
-    print("conda stand-in: only --version is supported", file=sys.stderr)
-    return 2
-'''
-
-
-def conda_python_package() -> Package:
-    """``conda`` as a ``noarch: python`` package with an entry point, and the stand-in
-    channel's ``activate.d`` scripts."""
-    generic = conda_package()
-    files = {k: v for k, v in generic.files.items() if not k.startswith("bin/")}
-    files.update({"site-packages/conda/__init__.py": b'__version__ = "25.1.1"\n',
-                  "site-packages/conda/cli/__init__.py": b"",
-                  "site-packages/conda/cli/main.py": CONDA_MAIN})
-    return Package("conda", "25.1.1", NOARCH_BUILD, noarch="python", depends=["python >=3.9"],
-                   files=files, entry_points=["conda = conda.cli.main:main"])
-
-
-PREFIXDATA_ACTIVATE = f'export PREFIXDATA_HOME="{PLACEHOLDER}/share/prefixdata"\n'
-PREFIXDATA_TOOL = f'''#!{PLACEHOLDER}/bin/python
-import sys
-print("prefixdata-tool", sys.prefix)
-'''
-PREFIXDATA_POST_LINK = 'echo "prefixdata: linked into $PREFIX" >> "$PREFIX/.messages.txt"\n'
-
-
-def prefixdata_package() -> Package:
-    """Placeholders in text and binary files, activate.d, env_vars.d, a post-link message."""
-    text = {
-        "share/prefixdata/where.txt": f"prefix={PLACEHOLDER}\n",
-        "etc/conda/activate.d/prefixdata.sh": PREFIXDATA_ACTIVATE,
-        "lib/pkgconfig/prefixdata.pc": f"prefix={PLACEHOLDER}\nlibdir=${{prefix}}/lib\n"
-                                       "Name: prefixdata\nVersion: 1.0.0\nDescription: test\n",
-        "bin/prefixdata-tool": PREFIXDATA_TOOL,
-    }
-    binary = b"WHERE\0" + LONG_PLACEHOLDER.encode() + b"/share/prefixdata\0TAIL\0"
-    files = {k: v.encode() for k, v in text.items()}
-    files["share/prefixdata/where.bin"] = binary
-    files["etc/conda/env_vars.d/prefixdata.json"] = json.dumps(
-        {"PREFIXDATA_FROM_ENV_VARS_D": "yes"}).encode()
-    return Package("prefixdata", "1.0.0", "0", files=files,
-                   prefix_files={**dict.fromkeys(text, "text"),
-                                 "share/prefixdata/where.bin": "binary"},
-                   post_link=PREFIXDATA_POST_LINK)
-
-
-def shell_tools() -> list[Package]:
-    """mamba and uv: shell stand-ins, as in the stand-in channel."""
-    mamba = Package("mamba", "2.1.1", "0", files={
-        "bin/mamba": b"#!/bin/sh\necho 'mamba 2.1.1'\n",
-        "etc/conda/env_vars.d/mamba-standin.json":
-            json.dumps({"standin_env_vars_d": "from-env-vars-d"}).encode(),
-    })
-    uv = Package("uv", "0.5.31", "0", files={"bin/uv": b"#!/bin/sh\necho 'uv 0.5.31'\n"})
-    return [mamba, uv]
-
-
 def real_packages(interp: Interpreter) -> list[Package]:
     """Everything the conformance tests install: ``python conda mamba uv`` and pip (which
     micromamba adds to python's dependencies), plus packaging, prefixdata and slowlink."""
     windows = [p for p in python_packages(interp.version) if p.subdir == "win-64"]
     return [python_package(interp), *windows, wheel_package("pip"), wheel_package("packaging"),
-            conda_python_package(), *shell_tools(), prefixdata_package(), slowlink_package()]
+            conda_package(), *shell_tools(), prefixdata_package(), slowlink_package()]
 
 
 def build_channel(root: Path, interp: Interpreter) -> ChannelFolder:
