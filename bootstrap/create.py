@@ -4,9 +4,11 @@ unfinished one, and a complete environment with the same inputs is left alone.""
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import time
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from bootstrap import (
     finish,
     fsutil,
     locks,
+    offline,
     preflight,
     relocate,
     scripts,
@@ -209,10 +212,13 @@ class Pipeline:
             explicit = self._bundle_explicit(Path(tmp))
             args = create_args(self.s, self.s.root_dir, specs=self._specs(),
                                explicit_file=explicit)
+            if self.s.offline:
+                offline.check_cache(mm, args, env, self.log, self.s.pkgs_dir, self.platform)
             self.claims.add(self.s.prefix)
-            code, _ = run_micromamba(
-                mm, args, env, self.log, self.r.output,
-                on_start=lambda pid: self.claims.note_pid(self.s.prefix, pid))
+            with self._network(env) as child_env:
+                code, _ = run_micromamba(
+                    mm, args, child_env, self.log, self.r.output,
+                    on_start=lambda pid: self.claims.note_pid(self.s.prefix, pid))
         if code != 0 and preflight.inspect_prefix(self.s.prefix, self.claims).state in (
                 PrefixState.ABSENT, PrefixState.EMPTY):
             self.claims.release(self.s.prefix)  # nothing made: nothing to claim later
@@ -228,6 +234,12 @@ class Pipeline:
         receipt.save()
         self.claims.release(self.s.prefix)
         return receipt
+
+    def _network(self, env: dict[str, str]) -> AbstractContextManager[dict[str, str]]:
+        """micromamba's environment; offline, with the network made unreachable."""
+        if self.s.offline:
+            return offline.network_closed(env, self.platform)
+        return contextlib.nullcontext(env)
 
     def _bundle_explicit(self, tmp: Path) -> Path | None:
         """Offline from a bundle: verify every package first, then point micromamba at the
