@@ -233,11 +233,13 @@ _TALLIES = pytest.StashKey[reliability.Tallies]()
 _PARTIAL = pytest.StashKey[bool]()
 _OUTCOME = pytest.StashKey[str]()
 _EXAMPLES = pytest.StashKey[int]()
+_REAL = pytest.StashKey[reliability.RealRuns]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_TALLIES] = {}
     config.stash[_PARTIAL] = False
+    config.stash[_REAL] = reliability.RealRuns()
 
 
 def pytest_deselected(items: Sequence[pytest.Item]) -> None:
@@ -255,12 +257,24 @@ def fault_count(request: pytest.FixtureRequest) -> Callable[[int], None]:
     return add
 
 
+def _real_sides(item: pytest.Item) -> tuple[str, ...]:
+    """Which micromamba a test ran against, for the real-micromamba section: its
+    ``micromamba_kind`` when marked conformance; both for the contract probes."""
+    if Path(str(item.fspath)).name == "test_contract.py":
+        return (realmm.STANDIN, realmm.REAL)
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    if item.get_closest_marker("conformance") is not None and "micromamba_kind" in params:
+        return (str(params["micromamba_kind"]),)
+    return ()
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
                               ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     mark = item.get_closest_marker("fault")
-    if mark is None:
+    sides = _real_sides(item)
+    if mark is None and not sides:
         return report
     outcome = item.stash.get(_OUTCOME, "passed")
     if report.failed:
@@ -268,10 +282,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
     elif report.skipped and outcome != "failed":
         outcome = "skipped"
     item.stash[_OUTCOME] = outcome
-    if report.when == "teardown":
+    if report.when != "teardown":
+        return report
+    for side in sides:
+        name = f"{Path(str(item.fspath)).name}::{getattr(item, 'originalname', item.name)}"
+        item.config.stash[_REAL].add(name, side, outcome)
+    if mark is not None:
         params = getattr(getattr(item, "callspec", None), "params", {})
-        flavour = str(params.get("mambaboot", "frozen" if "frozen" in getattr(
-            item, "fixturenames", ()) else "in-process"))
+        flavour = "real" if params.get("micromamba_kind") == realmm.REAL else str(
+            params.get("mambaboot", "frozen" if "frozen" in getattr(
+                item, "fixturenames", ()) else "in-process"))
         reliability.record(item.config.stash[_TALLIES], mark.args,
                            str(mark.kwargs.get("expect", "")), node_id=item.nodeid,
                            flavour=flavour, outcome=outcome,
@@ -290,5 +310,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitC
             and exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED))
     if tallies and (forced or full):
         target = Path(forced) if forced else REPO / "docs" / "reliability.md"
-        target.write_text(reliability.markdown(tallies.values(), datetime.date.today()),
+        real = config.stash.get(_REAL, reliability.RealRuns())
+        real.version = realmm.real_version()
+        target.write_text(reliability.markdown(tallies.values(), datetime.date.today(), real),
                           encoding="utf-8")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import os
+import subprocess
 from pathlib import Path
 
 from tests.standin.channel import host_subdir
@@ -59,3 +60,14 @@ def real_bytes() -> bytes:
     if path is None:
         raise FileNotFoundError(skip_reason())
     return path.read_bytes()
+
+
+@functools.cache
+def real_version() -> str:
+    """What the real binary's ``--version`` says ("" when there is none)."""
+    path = real_binary()
+    if path is None:
+        return ""
+    done = subprocess.run([str(path), "--version"], capture_output=True, text=True,
+                          timeout=60, check=False)
+    return done.stdout.strip() if done.returncode == 0 else ""
