@@ -169,7 +169,7 @@ def test_moved_to_and_from_long_paths_pip_conda_and_every_entry_point_run(
         mambaboot: Mambaboot, project: Project, tmp_path: Path) -> None:
     project.write_config(env_extra='specs = ["conda", "mamba", "uv", "prefixdata"]')
     first = tmp_path / ("l" * 80) / ("m" * 40) / "env"
-    assert len(f"#!{first}/bin/python3.X") > relocate.MAX_SHEBANG
+    assert len(f"#!{first}/bin/python3.X") > 127  # what Linux reads of a #! line
     result = mambaboot(*project.args("--prefix", str(first)))
     assert result.code == 0, result.text
     commands = entry_points(first)
