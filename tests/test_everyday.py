@@ -25,7 +25,6 @@ def created(mambaboot: Mambaboot, project: Project) -> Project:
     return project
 
 
-@pytest.mark.conformance
 def test_list_shows_name_python_state_and_size(mambaboot: Mambaboot, project: Project,
                                                tmp_path: Path) -> None:
     created(mambaboot, project)
@@ -61,7 +60,6 @@ def test_remove_only_what_mambaboot_made(mambaboot: Mambaboot, project: Project)
     assert tree(project.cache / "pkgs") == cache_before, "the shared cache is untouched"
 
 
-@pytest.mark.conformance
 def test_doctor_reports_each_check_and_fails_on_a_broken_environment(
         mambaboot: Mambaboot, project: Project, http_server: LoopbackServer,
         tmp_path: Path) -> None:

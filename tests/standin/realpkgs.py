@@ -3,9 +3,10 @@ run the real micromamba (and for the stand-in, which must install the same chann
 
 - ``python``: the interpreter tree the tests run on (``sys.base_prefix``, or a tree of the
   same minor version under pyenv), trimmed: no ``site-packages`` content, test suites,
-  ``idlelib``, ``tkinter``, ``ensurepip``, static library or ``__pycache__``. Its ELF files
-  carry an absolute ``RUNPATH`` (``/root/.pyenv/versions/3.11.7/lib``); it is rewritten in
-  place to ``$ORIGIN/..``-relative paths (:mod:`tests.standin.elf`, what ``patchelf
+  ``idlelib``, ``tkinter``, ``ensurepip``, ``lib2to3``, ``pydoc_data``, static library
+  or ``__pycache__``. Its ELF files carry an absolute ``RUNPATH``
+  (``/root/.pyenv/versions/3.11.7/lib``); it is rewritten in place to ``$ORIGIN``-relative
+  paths (:mod:`tests.standin.elf`, what ``patchelf
   --set-rpath`` would do), so the interpreter loads its own ``libpython`` wherever it is
   installed. Debug information is stripped when ``strip`` is on the machine (size only).
   Text files naming the build prefix (``_sysconfigdata``, ``python3.X-config``, ``.pc``
@@ -15,9 +16,8 @@ run the real micromamba (and for the stand-in, which must install the same chann
 - ``conda``: the stand-in channel's ``noarch: python`` stand-in (``conda --version``) with
   an entry point and ``activate.d`` scripts; ``mamba`` and ``uv``: shell stand-ins (no
   real ones here).
-- ``prefixdata``: prefix placeholders in text files (data, ``activate.d``, a ``.pc`` file,
-  a Python shebang) and in a binary file, ``env_vars.d``, and a post-link script that
-  leaves a message in ``PREFIX/.messages.txt``.
+- ``prefixdata`` and ``slowlink`` as in the stand-in channel (tests/standin/channel.py):
+  placeholders in text and binary files, ``activate.d``, ``env_vars.d``, post-link scripts.
 """
 
 from __future__ import annotations
@@ -49,11 +49,11 @@ from tests.standin.channel import (
 )
 
 SKIP_DIRS = frozenset({"__pycache__", "test", "tests", "idle_test", "idlelib", "tkinter",
-                       "turtledemo", "ensurepip", "site-packages"})
+                       "turtledemo", "ensurepip", "site-packages", "lib2to3", "pydoc_data"})
 SKIP_FILES = re.compile(r".*\.(pyc|pyo|a|o)$|_test.*\.so$|_tkinter.*\.so$|xxlimited.*\.so$"
                         r"|.*-gdb\.py$")
 BIN_NAMES = ("python{v}", "python3", "python", "python{v}-config", "python3-config",
-             "python-config", "pydoc{v}", "pydoc3", "pydoc", "2to3-{v}", "2to3")
+             "python-config", "pydoc{v}", "pydoc3", "pydoc")
 DIST_SKIP = ("RECORD", "INSTALLER", "REQUESTED", "direct_url.json")
 
 
