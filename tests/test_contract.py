@@ -174,6 +174,14 @@ def test_run_alike(pair: Pair, command: list[str]) -> None:
     same(pair, ran)
 
 
+def test_run_registers_in_the_proc_folder_alike(pair: Pair) -> None:
+    def proc_folder(sandbox: Sandbox) -> tuple[int, bool]:
+        done = sandbox("run", "-p", sandbox.prefix(), "true")
+        return done.code, (sandbox.home / ".cache" / "mamba" / "proc").is_dir()
+
+    same(pair, proc_folder)
+
+
 # -- failures ------------------------------------------------------------------------------
 
 def test_unsatisfiable_spec_fails_alike(pair: Pair) -> None:

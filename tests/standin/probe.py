@@ -6,9 +6,6 @@ files written, records, requests (tests/test_contract.py)."""
 from __future__ import annotations
 
 import json
-import os
-import re
-import shutil
 import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -114,10 +111,6 @@ def record_shape(record: dict[str, Any]) -> dict[str, Any]:
     return {"keys": sorted(record), "paths": {k: sorted(v) for k, v in by_type.items()}}
 
 
-def first_lines(path: Path, count: int = 2) -> list[str]:
-    return path.read_text(encoding="utf-8").splitlines()[:count]
-
-
 def cache_layout(pkgs: Path) -> set[str]:
     """The package cache's folders and archives (repodata cache names are hashes)."""
     return {p for p in files(pkgs) if not p.startswith("cache/") and "/info/" not in p
@@ -134,22 +127,3 @@ def interrupt_extraction(pkgs: Path, name: str) -> str:
     for victim in victims[: max(1, len(victims) // 2)]:
         victim.unlink()
     return archive.name
-
-
-def masked(text: str) -> str:
-    """Lines of ``text`` with micromamba's log prefixes and progress noise removed."""
-    return "\n".join(line for line in text.splitlines()
-                     if not re.match(r"^\s*(\[|⠀|Retrying|warning\s+libmamba Retrying)", line))
-
-
-def copy_channel(source: Path, target: Path) -> Path:
-    shutil.copytree(source, target)
-    return target
-
-
-def which_shell() -> str:
-    return shutil.which("bash") or "/bin/bash"
-
-
-def environ_clean() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k in ("PATH",)}
