@@ -412,12 +412,14 @@ class Loopback:
 @contextmanager
 def loopback(work: Path) -> Iterator[Loopback]:
     """The same assembly as tests/standin/fixtures.py, without pytest."""
+    from bench.update import extra_package
     from tests.standin.channel import default_packages, host_subdir, write_channel
     from tests.standin.fixtures import RELEASE_TAG, StandinFactory, publish_release
     from tests.standin.server import LoopbackServer
 
     with LoopbackServer() as server:
-        channel = write_channel(work / "channel" / "conda-forge", default_packages())
+        channel = write_channel(work / "channel" / "conda-forge",
+                                [*default_packages(), extra_package()])
         server.mount("/conda-forge/", channel.root)
         (work / "standin").mkdir()
         factory = StandinFactory(work / "standin")
@@ -623,6 +625,52 @@ class Bench:
                      f"({requests} HTTP requests)", "-", "0",
                      "ok" if starts == 0 else f"**missed**: {starts} micromamba runs"))
 
+    # -- update in place ---------------------------------------------------------------------
+    def update(self, lb: Loopback) -> None:
+        """One added package in place against a --force rebuild, with the stand-in and
+        (where it runs) the real micromamba."""
+        from bench import update
+
+        progress(f"update: {update.RUNS} rounds of add, remove, --force rebuild, stand-in")
+        try:
+            times = {"stand-in micromamba": update.measure(EXE, lb.project("update-standin"),
+                                                           self.env)}
+            for label, base in (("real micromamba 2.8.1", update.BASE_SPECS),
+                                ("real micromamba 2.8.1, larger environment",
+                                 (*update.BASE_SPECS, "benchbase"))):
+                with update.real_project(self.work, label.replace(" ", "-")) as real:
+                    if real is None:
+                        break
+                    real.script("10-bench-timing.py", TIMING_SCRIPT)
+                    progress(f"update: {update.RUNS} rounds, {label}")
+                    times[label] = update.measure(EXE, real, self.env, base=base)
+        except update.UpdateError as err:
+            raise BenchError(f"update in place: {err}") from err
+        lines = []
+        for label, t in times.items():
+            add, rebuild = median(t.add), median(t.rebuild)
+            self.add(Row(f"update in place, one added package, vs a `--force` rebuild "
+                         f"({label}, median of {update.RUNS})", seconds(add),
+                         f"`--force` rebuild {seconds(rebuild)}",
+                         f"{t.ratio:.2f} x rebuild", "info"))
+            lines.append(f"- {label}: add {', '.join(seconds(x) for x in t.add)}; remove "
+                         f"{', '.join(seconds(x) for x in t.remove)} (median "
+                         f"{seconds(median(t.remove))}); rebuild "
+                         f"{', '.join(seconds(x) for x in t.rebuild)}; the update added "
+                         f"{', '.join(t.added) or 'nothing'} (stages in s: "
+                         f"{t.stages or '-'})")
+        lines.append(f"- the larger environment has `benchbase` among its specs: "
+                     f"{update.FILLERS} more packages of {update.FILLER_FILES} files each, "
+                     f"{update.FILLERS * update.FILLER_FILES} files (a real python, conda "
+                     "and mamba link several thousand), which a rebuild links again and an "
+                     "update leaves alone")
+        lines.append("- each round: the config gains `benchextra` (an update: `micromamba "
+                     "install`), loses it (an update: `micromamba remove`), then `--force` "
+                     "rebuilds the same environment (delete, create, finish, verify, and the "
+                     "post-install script, which sleeps 0.2 s, again); the updates run "
+                     "finish and verify again but no script")
+        self.report.section("Update in place against a rebuild", lines)
+
     # -- offline bundle ---------------------------------------------------------------------
     def offline(self, lb: Loopback) -> None:
         """``pack`` the first project, then create from the bundle alone (fresh envs
@@ -788,7 +836,8 @@ def run(report_to: Path) -> int:
             guarded(bench, step)
         with loopback(Path(tmp)) as lb:
             for step in (lambda: bench.create(lb), lambda: bench.noop(lb),
-                         lambda: bench.offline(lb), lambda: bench.download(lb.server)):
+                         lambda: bench.update(lb), lambda: bench.offline(lb),
+                         lambda: bench.download(lb.server)):
                 guarded(bench, step)
     text = render(bench.report, time.monotonic() - started)
     print(text)

@@ -36,6 +36,11 @@ def _env_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--micromamba", metavar="PATH|URL|VERSION",
                         help="micromamba binary, download URL, or release tag (default: latest)")
     parser.add_argument("--micromamba-sha256", metavar="HEX", help="pin micromamba's sha256")
+    _network_options(parser)
+
+
+def _network_options(parser: argparse.ArgumentParser) -> None:
+    """How to reach mirrors and channels: the same for create, pack and doctor."""
     parser.add_argument("--allow-http", action="store_true",
                         help="allow plain http for a trusted mirror")
     parser.add_argument("--ca-bundle", metavar="FILE",
@@ -51,7 +56,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--cache-dir", metavar="DIR", help="cache folder (micromamba, packages, logs)")
     g.add_argument("--log-file", metavar="FILE", help="write the log here (default: CACHE/logs/)")
     g.add_argument("--json", metavar="FILE", dest="json_file",
-                   help="write a machine-readable summary to FILE")
+                   help="write a machine-readable summary to FILE ('-': to standard output, "
+                        "and the other text to standard error)")
     g.add_argument("-v", "--verbose", action="store_true", help="show every command run")
     g.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     g.add_argument("--no-color", action="store_true", help="no colours (also: NO_COLOR)")
@@ -62,9 +68,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 # name, one-line help, description, epilog
 _COMMANDS = (
-    ("create", "create (or resume) an environment",
+    ("create", "create, update or resume an environment",
      "Create an environment: download and verify micromamba, create, finish, verify "
-     "activation, run scripts.", EPILOG),
+     "activation, run scripts. Run again after changing the config: added and removed "
+     "packages are installed and removed in place, new and changed scripts run.", EPILOG),
     ("run", "run a command inside an environment",
      "Run CMD inside the activated environment ENV (a name under the envs folder, or a "
      "path). Its exit code is mambaboot's.",
@@ -77,8 +84,9 @@ _COMMANDS = (
      "micromamba and every package the environment needs, with an @EXPLICIT lock and "
      "sha256s.", "example: mambaboot pack --out E:\\ --platform win-64"),
     ("doctor", "check this machine (and an environment)",
-     "Check everything mambaboot depends on, each with ok/warn/fail and the fix. Exit 0 "
-     "when nothing fails, 3 otherwise.", None),
+     "Check everything mambaboot depends on, each with ok/warn/fail and the fix, with the "
+     "network settings create uses (--allow-http, --ca-bundle, --offline, the config's "
+     "[network] table). Exit 0 when nothing fails, 3 otherwise.", None),
     ("list", "list environments under the envs folder",
      "Environments under the envs folder: name, Python version, state from mambaboot's "
      "receipt, size.", None),
@@ -105,7 +113,11 @@ def _create_options(parser: argparse.ArgumentParser) -> None:
     add("--strict", action="store_true",
         help="refuse to run from a shell with Python/conda variables set")
     add("--no-scripts", action="store_true", help="skip post-install scripts")
-    add("--dry-run", action="store_true", help="print the plan, change nothing")
+    add("--rerun-scripts", action="store_true",
+        help="run every post-install script again, not only new and changed ones")
+    add("--dry-run", action="store_true",
+        help="print what would be done (packages, scripts, micromamba commands); change "
+             "nothing")
 
 
 def _pack_options(parser: argparse.ArgumentParser) -> None:
@@ -119,6 +131,7 @@ def _pack_options(parser: argparse.ArgumentParser) -> None:
 def _doctor_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("env", metavar="ENV", nargs="?")
     parser.add_argument("--offline", action="store_true", help="skip the network checks")
+    _network_options(parser)
 
 
 def _env_argument(parser: argparse.ArgumentParser) -> None:
@@ -186,7 +199,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bootstrap.console import NORMAL, QUIET, VERBOSE, default_console
 
     verbosity = QUIET if args.quiet else VERBOSE if args.verbose else NORMAL
-    console = default_console(verbosity, args.no_color, os.environ)
+    console = default_console(verbosity, args.no_color, os.environ,
+                              text_to_stderr=args.json_file == "-")
     code, payload = _dispatch(args, console)
     if args.json_file:
         _write_json(args.json_file, {"exit_code": code, **payload}, console)
@@ -246,7 +260,8 @@ def _create(args: argparse.Namespace, console: Console) -> tuple[int, dict[str, 
 
     settings = commands.settings_for(_overrides(args))
     options = Options(force=args.force, strict=args.strict, no_scripts=args.no_scripts,
-                      dry_run=args.dry_run, unattended=args.yes or not _stdin_tty())
+                      dry_run=args.dry_run, unattended=args.yes or not _stdin_tty(),
+                      rerun_scripts=args.rerun_scripts)
     with commands.opened_log(settings, "create", args.log_file,
                              write_default=not args.dry_run,
                              on_command=console.detail) as log:
@@ -262,7 +277,8 @@ def _run(args: argparse.Namespace, console: Console) -> tuple[int, dict[str, Any
     settings = commands.settings_for(_overrides(args))
     with commands.opened_log(settings, "run", args.log_file,
                              on_command=console.detail) as log:
-        code = commands.run_command(settings, args.env, list(args.cmd), log, console.reporter())
+        code = commands.run_command(settings, args.env, list(args.cmd), log, console.reporter(),
+                                    stdout_to_stderr=args.json_file == "-")
     return code, {"ok": code == 0, "command_exit_code": code}
 
 
@@ -299,7 +315,8 @@ def _shell(args: argparse.Namespace, console: Console) -> tuple[int, dict[str, A
     settings = commands.settings_for(_overrides(args))
     with commands.opened_log(settings, "shell", args.log_file,
                              on_command=console.detail) as log:
-        code = commands.shell(settings, args.env, log, console.reporter())
+        code = commands.shell(settings, args.env, log, console.reporter(),
+                              stdout_to_stderr=args.json_file == "-")
     return code, {"ok": code == 0, "shell_exit_code": code}
 
 
@@ -335,7 +352,7 @@ def _remove(args: argparse.Namespace, console: Console) -> tuple[int, dict[str, 
         if not _stdin_tty():
             raise errors.ConfigError(f"Not removing {info.prefix} without confirmation.",
                                      hint="Add --yes to remove it without asking.")
-        answer = input(f"Remove {info.prefix} ({envs.size_text(info.size)})? [y/N] ")
+        answer = console.ask(f"Remove {info.prefix} ({envs.size_text(info.size)})? [y/N] ")
         if answer.strip().lower() not in ("y", "yes"):
             console.say("Nothing removed.")
             return errors.EXIT_OK, {"ok": True, "removed": False}
@@ -358,13 +375,20 @@ def _log_hint(console: Console, path: object) -> None:
 
 
 def _write_json(file: str, data: dict[str, Any], console: Console) -> None:
+    """``--json FILE``; ``--json -`` prints it on standard output (the other text went to
+    standard error), as conda's and micromamba's ``--json`` do."""
     import json
     from pathlib import Path
 
+    text = json.dumps(data, indent=2, default=str) + "\n"
+    if file == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
     path = Path(file)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+        path.write_text(text, encoding="utf-8")
     except OSError as err:
         console.error(f"Cannot write the JSON summary {path}: {err}")
 

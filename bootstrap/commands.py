@@ -18,6 +18,7 @@ from bootstrap.report import Reporter
 from bootstrap.settings import Host, Overrides, Settings, load_config, resolve
 
 KEEP_LOGS = 30
+_STDERR_FD = 2
 SHORT_LOCK_TIMEOUT_S = 60.0
 
 
@@ -132,13 +133,22 @@ def pack(settings: Settings, out: Path, subdir: str | None, reporter: Reporter, 
                        env or os.environ)
 
 
+def env_path(value: str, settings: Settings) -> Path:
+    """Where ENV points: a path (has a separator, or starts with '.') or a name under the
+    envs root; nothing is checked."""
+    # abspath, not resolve: a symlinked spelling stays what the user (and create) used
+    return Path(os.path.abspath(value)) if _is_path(value) else settings.envs_dir / value
+
+
+def _is_path(value: str) -> bool:
+    return any(sep in value for sep in ("/", "\\")) or value.startswith(".")
+
+
 def find_env(value: str, settings: Settings) -> Path:
     """ENV is a path (has a separator, or starts with '.') or a name under the envs root."""
-    is_path = any(sep in value for sep in ("/", "\\")) or value.startswith(".")
-    # abspath, not resolve: a symlinked spelling stays what the user (and create) used
-    prefix = Path(os.path.abspath(value)) if is_path else settings.envs_dir / value
+    prefix = env_path(value, settings)
     if not (prefix / "conda-meta").is_dir():
-        where = prefix if is_path else f"{value} under {settings.envs_dir}"
+        where = prefix if _is_path(value) else f"{value} under {settings.envs_dir}"
         raise errors.ConfigError(
             f"No conda environment at {where}.",
             hint="Give a folder created by 'mambaboot create', or a name under the envs "
@@ -148,8 +158,10 @@ def find_env(value: str, settings: Settings) -> Path:
 
 
 def run_command(settings: Settings, env_arg: str, command: list[str], log: RunLog,
-                reporter: Reporter, env: Mapping[str, str] | None = None) -> int:
-    """Run ``command`` inside the activated environment; its exit code is returned."""
+                reporter: Reporter, env: Mapping[str, str] | None = None,
+                stdout_to_stderr: bool = False) -> int:
+    """Run ``command`` inside the activated environment; its exit code is returned.
+    ``stdout_to_stderr`` keeps standard output free for ``--json -``."""
     if command and command[0] == "--":
         command = command[1:]
     if not command:
@@ -161,12 +173,13 @@ def run_command(settings: Settings, env_arg: str, command: list[str], log: RunLo
     for text in act.warnings:
         reporter.warn(text)
     plan = launch.plan_command(act, command, settings.platform)
-    done = launch.execute(act, plan, settings.platform, log=log, interactive=True)
+    done = launch.execute(act, plan, settings.platform, log=log, interactive=True,
+                          stdout=_STDERR_FD if stdout_to_stderr else None)
     return done.returncode
 
 
 def shell(settings: Settings, env_arg: str, log: RunLog, reporter: Reporter,
-          env: Mapping[str, str] | None = None) -> int:
+          env: Mapping[str, str] | None = None, stdout_to_stderr: bool = False) -> int:
     """A new interactive shell with ENV activated; nothing persists after it exits."""
     base = env or os.environ
     prefix = find_env(env_arg, settings)
@@ -178,7 +191,8 @@ def shell(settings: Settings, env_arg: str, log: RunLog, reporter: Reporter,
     plan = launch.launcher_for(settings.platform).plan_shell(
         act.scripts, comspec if settings.platform.is_windows else user_shell, name)
     reporter.info(f"New shell in {prefix}; type 'exit' to leave it.")
-    return launch.execute(act, plan, settings.platform, log=log, interactive=True).returncode
+    return launch.execute(act, plan, settings.platform, log=log, interactive=True,
+                          stdout=_STDERR_FD if stdout_to_stderr else None).returncode
 
 
 def doctor(settings: Settings, env_arg: str | None, log: RunLog,
@@ -194,8 +208,14 @@ def list_envs(settings: Settings) -> list[envs.EnvInfo]:
 
 
 def removable(settings: Settings, env_arg: str) -> envs.EnvInfo:
-    """What ``remove`` would delete, after checking mambaboot made it (else exit 3)."""
-    prefix = find_env(env_arg, settings)
+    """What ``remove`` would delete, after checking mambaboot made it: a folder that is not
+    there is exit 2, one that mambaboot did not make exit 3."""
+    prefix = env_path(env_arg, settings)
+    if not prefix.exists() and not prefix.is_symlink():
+        raise errors.ConfigError(
+            f"Nothing to remove: {prefix} does not exist.",
+            hint="Give a folder created by 'mambaboot create', or a name under the envs "
+                 "folder (--envs-dir); 'mambaboot list' shows them.")
     return envs.check_removable(prefix, preflight.Claims(Path(settings.layout.state)))
 
 
@@ -204,4 +224,5 @@ def remove(settings: Settings, info: envs.EnvInfo, reporter: Reporter, log: RunL
     log.line(f"mambaboot remove {info.prefix}")
     with locks.prefix_lock(Path(settings.layout.state), info.prefix, SHORT_LOCK_TIMEOUT_S,
                            reporter.warn):
-        envs.remove(info.prefix, preflight.Claims(Path(settings.layout.state)))
+        envs.remove(info.prefix, preflight.Claims(Path(settings.layout.state)),
+                    Path(settings.layout.profile))

@@ -111,6 +111,12 @@ class Console:
         if hint:
             print("  " + hint, file=self.err, flush=True)
 
+    def ask(self, question: str) -> str:
+        """A question on the text stream (standard error with ``--json -``), the answer
+        from standard input."""
+        print(question, end="", file=self.out, flush=True)
+        return input()
+
     def raw(self, data: bytes) -> None:
         if self.verbosity < NORMAL:
             return
@@ -127,13 +133,11 @@ class Console:
     def summary(self, summary: Any, settings: Any, log_path: Path | None) -> None:
         """The last words of a create: what happened, where, and how to use it."""
         if summary.outcome == "planned":
-            self.say("Plan (dry run, nothing was changed):", "bold")
-            for key, value in summary.plan.items():
-                shown = ", ".join(value) if isinstance(value, list) else value
-                self.say(f"  {key:13} {shown if shown not in (None, '') else '-'}")
+            self.plan(summary.plan)
             return
-        headline = {"unchanged": "Nothing to do: the environment is complete.",
+        headline = {"unchanged": "Nothing to do: the environment is complete and up to date.",
                     "resumed": "Environment finished (resumed).",
+                    "updated": "Environment updated in place.",
                     "rebuilt": "Environment rebuilt.",
                     "created": "Environment created."}[summary.outcome]
         prefix = summary.prefix
@@ -145,11 +149,24 @@ class Console:
         if summary.stages:
             timing = ", ".join(f"{s['stage']} {s['seconds']:.1f} s" for s in summary.stages)
             self.say(f"  stages    {timing}")
-        if summary.scripts_run:
-            self.say(f"  scripts   {', '.join(summary.scripts_run)}")
+        for label, names in (("added", summary.added), ("removed", summary.removed),
+                             ("scripts", summary.scripts_run)):
+            if names:
+                self.say(f"  {label:9} {', '.join(names)}")
         self.usage(prefix, settings)
         if log_path:
             self.detail(f"  log: {log_path}")
+
+    def plan(self, plan: dict[str, Any]) -> None:
+        """A dry run's plan: one line per item, each micromamba command on its own."""
+        self.say("Plan (dry run, nothing was changed):", "bold")
+        for key, value in plan.items():
+            if key == "commands":
+                for command in value or ["-"]:
+                    self.say(f"  {'command':13} {command}")
+                continue
+            shown = ", ".join(value) if isinstance(value, list) else value
+            self.say(f"  {key:13} {shown if shown not in (None, '') else '-'}")
 
     def usage(self, prefix: Path, settings: Any) -> None:
         env_ref = prefix.name if prefix.parent == settings.envs_dir else str(prefix)
@@ -265,14 +282,18 @@ class Progress:
             print(progress_line(self.what, done, total, elapsed), file=self.c.out, flush=True)
 
 
-def default_console(verbosity: int, no_color: bool, env: Mapping[str, str]) -> Console:
+def default_console(verbosity: int, no_color: bool, env: Mapping[str, str],
+                    text_to_stderr: bool = False) -> Console:
+    """The console on sys.stdout/sys.stderr; ``text_to_stderr`` keeps standard output for
+    the JSON of ``--json -``."""
     for stream in (sys.stdout, sys.stderr):
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
             reconfigure(errors="replace")
-    color = use_color(no_color, env, is_tty(sys.stdout))
+    out = sys.stderr if text_to_stderr else sys.stdout
+    color = use_color(no_color, env, is_tty(out))
     if color and sys.platform == "win32":
         import colorama
 
         colorama.just_fix_windows_console()
-    return Console(sys.stdout, sys.stderr, verbosity, color)
+    return Console(out, sys.stderr, verbosity, color)

@@ -4,11 +4,9 @@ unfinished one, and a complete environment with the same inputs is left alone.""
 
 from __future__ import annotations
 
-import contextlib
 import tempfile
 import time
 from collections.abc import Mapping
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,10 +21,11 @@ from bootstrap import (
     preflight,
     relocate,
     scripts,
+    update,
 )
 from bootstrap.activation import Activation
-from bootstrap.errors import ConfigError, MicromambaError, RefusedError
-from bootstrap.inputs import differences, inputs_of, is_explicit, spec_name
+from bootstrap.errors import ConfigError, MicromambaError
+from bootstrap.inputs import inputs_of, is_explicit, spec_name
 from bootstrap.log import RunLog
 from bootstrap.micromamba import (
     Micromamba,
@@ -38,8 +37,8 @@ from bootstrap.micromamba import (
 )
 from bootstrap.platform import Platform
 from bootstrap.preflight import PrefixState
-from bootstrap.process import describe, stop_orphan
-from bootstrap.receipt import DONE, RUNNING, Receipt
+from bootstrap.process import stop_orphan
+from bootstrap.receipt import DONE, RUNNING, UPDATE, Receipt
 from bootstrap.report import Reporter
 from bootstrap.settings import Settings
 from bootstrap.verify import verify
@@ -54,6 +53,7 @@ class Options:
     no_scripts: bool = False
     dry_run: bool = False
     unattended: bool = False
+    rerun_scripts: bool = False
 
 
 @dataclass
@@ -61,17 +61,20 @@ class Summary:
     """What a run did, for the console summary and ``--json``."""
 
     prefix: Path
-    outcome: str  # created, resumed, rebuilt, unchanged, planned
+    outcome: str  # created, resumed, rebuilt, updated, unchanged, planned
     stages: list[dict[str, Any]] = field(default_factory=list)
     micromamba: dict[str, str] = field(default_factory=dict)
     python: str = ""
     scripts_run: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     plan: dict[str, Any] = field(default_factory=dict)
+    added: list[str] = field(default_factory=list)  # packages, name-version-build
+    removed: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {"prefix": str(self.prefix), "outcome": self.outcome, "stages": self.stages,
                 "micromamba": self.micromamba, "python": self.python,
+                "added": self.added, "removed": self.removed,
                 "scripts_run": self.scripts_run, "warnings": self.warnings,
                 **({"plan": self.plan} if self.plan else {})}
 
@@ -105,7 +108,11 @@ class Pipeline:
         if self.bundle is not None:
             self.bundle.check_inputs(inputs_of(self.s))
         if self.o.dry_run:
-            return self._plan()
+            from bootstrap import dryrun
+
+            self.summary.outcome = "planned"
+            self.summary.plan = dryrun.plan(self)
+            return self.summary
         timeout = _seconds(self.base_env, "MAMBABOOT_LOCK_TIMEOUT_S", LOCK_TIMEOUT_S)
         with locks.prefix_lock(Path(self.s.layout.state), self.s.prefix, timeout, self.r.warn):
             return self._run_locked()
@@ -121,7 +128,7 @@ class Pipeline:
         if moved is not None:
             self.r.warn(f"{self.s.prefix} was moved from {moved.old}; relocated it.")
         found = preflight.inspect_prefix(self.s.prefix, self.claims)
-        receipt = self._apply(verdict(found, inputs_of(self.s), self.o.force), found)
+        receipt = self._apply(preflight.verdict(found, inputs_of(self.s), self.o.force), found)
         if receipt is not None and receipt.complete:
             self.summary.outcome = "unchanged"
             self.r.info(f"{self.s.prefix} is complete and up to date; nothing to do.")
@@ -129,7 +136,7 @@ class Pipeline:
         if receipt is None:
             self._micromamba()
             receipt = self._stage("create", None)
-        for stage in ("finish", "verify", "scripts"):
+        for stage in receipt.order()[1:]:
             if stage == "scripts" and self.o.no_scripts:
                 self.r.info("Post-install scripts skipped (--no-scripts).")
                 continue
@@ -144,7 +151,7 @@ class Pipeline:
             raise preflight.refuse_foreign(self.s.prefix, found.sample)
         if action == "refuse-inputs":
             assert found.receipt is not None  # noqa: S101 - verdict checked it
-            raise _different_inputs(self.s.prefix, found.receipt.inputs, inputs_of(self.s))
+            raise preflight.different_inputs(self.s.prefix, found.receipt.inputs, inputs_of(self.s))
         if action == "create":
             return None
         if action == "rebuild":
@@ -157,6 +164,11 @@ class Pipeline:
             fsutil.remove_tree(self.s.prefix)
             return None
         assert found.receipt is not None  # noqa: S101 - "resume" needs a receipt
+        if action == "update":
+            self.summary.outcome = "updated"
+            self.r.info(f"Updating {self.s.prefix} in place: "
+                        f"{'; '.join(update.changes(found.receipt.inputs, inputs_of(self.s)))}.")
+            found.receipt.start_update()
         return self._resume(found.receipt)
 
     def _stop_leftover(self) -> None:
@@ -167,13 +179,23 @@ class Pipeline:
             self.r.warn(f"Stopped micromamba (pid {pid}) left running by that run.")
 
     def _resume(self, receipt: Receipt) -> Receipt:
-        if receipt.complete and not self.o.no_scripts and \
-                scripts.pending(self._scripts_found(), receipt):
+        """Reopen the scripts stage when a script is new, changed or to be run again."""
+        if receipt.complete and not self.o.no_scripts and self.scripts_to_run(receipt):
             receipt.reopen("scripts")
-        if not receipt.complete:
+            self.summary.outcome = "updated"
+            self.r.info(f"Scripts to run in {self.s.prefix}: "
+                        f"{', '.join(s.name for s in self.scripts_to_run(receipt))}.")
+        elif not receipt.complete and self.summary.outcome != "updated":
             self.summary.outcome = "resumed"
             self.r.info(f"Resuming {self.s.prefix} at stage {receipt.first_unfinished()}.")
         return receipt
+
+    def scripts_to_run(self, receipt: Receipt | None) -> list[scripts.Script]:
+        """New and changed scripts; all of them after a (re)build or --rerun-scripts."""
+        found = self._scripts_found()
+        if receipt is None or self.o.rerun_scripts:
+            return found
+        return scripts.pending(found, receipt)
 
     def _stage(self, name: str, receipt: Receipt | None) -> Receipt:
         self.r.stage(name)
@@ -181,8 +203,8 @@ class Pipeline:
         if receipt is not None:
             receipt.mark(name, RUNNING)
             receipt.save()
-        action = {"create": self._create, "finish": self._finish, "verify": self._verify,
-                  "scripts": self._scripts}[name]
+        action = {"create": self._create, UPDATE: self._update, "finish": self._finish,
+                  "verify": self._verify, "scripts": self._scripts}[name]
         result = action(receipt)
         seconds = round(time.monotonic() - started, 3)
         result.mark(name, DONE, seconds=seconds)
@@ -210,12 +232,12 @@ class Pipeline:
         env = micromamba_env(self.s, self.base_env)
         with tempfile.TemporaryDirectory(prefix="mambaboot-") as tmp:
             explicit = self._bundle_explicit(Path(tmp))
-            args = create_args(self.s, self.s.root_dir, specs=self._specs(),
+            args = create_args(self.s, self.s.root_dir, specs=self.create_specs(),
                                explicit_file=explicit)
             if self.s.offline:
                 offline.check_cache(mm, args, env, self.log, self.s.pkgs_dir, self.platform)
             self.claims.add(self.s.prefix)
-            with self._network(env) as child_env:
+            with offline.guarded(env, self.s.offline, self.platform) as child_env:
                 code, _ = run_micromamba(
                     mm, args, child_env, self.log, self.r.output,
                     on_start=lambda pid: self.claims.note_pid(self.s.prefix, pid))
@@ -235,11 +257,50 @@ class Pipeline:
         self.claims.release(self.s.prefix)
         return receipt
 
-    def _network(self, env: dict[str, str]) -> AbstractContextManager[dict[str, str]]:
-        """micromamba's environment; offline, with the network made unreachable."""
-        if self.s.offline:
-            return offline.network_closed(env, self.platform)
-        return contextlib.nullcontext(env)
+    def _update(self, receipt: Receipt | None) -> Receipt:
+        """``micromamba remove``/``install`` in place, then the receipt takes the new
+        inputs. Interrupted, the receipt keeps the old ones and a re-run plans again."""
+        assert receipt is not None  # noqa: S101
+        new = inputs_of(self.s)
+        before = update.read_installed(self.s.prefix)
+        plan = self.update_plan(receipt.inputs, new, before)
+        for name in plan.kept:
+            self.r.info(f"{name} is no longer asked for, but other packages need it: kept.")
+        if self.bundle is not None and plan.lock_install:
+            self.bundle.verify()
+        mm = self._micromamba()
+        env = micromamba_env(self.s, self.base_env)
+
+        def run(args: list[str]) -> None:
+            with offline.guarded(env, self.s.offline, self.platform) as child_env:
+                code, _ = run_micromamba(mm, args, child_env, self.log, self.r.output)
+            if code != 0:
+                raise MicromambaError(
+                    f"micromamba {args[0]} failed in {self.s.prefix} (exit code {code}).",
+                    hint=f"Its messages are above and in the log {self.log.path}. The "
+                         "environment is as micromamba left it; run again to retry the "
+                         "update, or use --force to rebuild it.")
+
+        with tempfile.TemporaryDirectory(prefix="mambaboot-") as tmp:
+            for name in update.apply(plan, self.s, new, Path(tmp), run):
+                self.r.info(f"{name} is no longer asked for, but the packages just "
+                            "installed need it: kept.")
+        done = update.Outcome.between(before, update.read_installed(self.s.prefix))
+        self.summary.added, self.summary.removed = done.added, done.removed
+        receipt.inputs = new
+        receipt.stages[UPDATE].update(added=done.added, removed=done.removed)
+        return receipt
+
+    def update_plan(self, old: dict[str, Any], new: dict[str, Any],
+                    installed: dict[str, update.Package]) -> update.Plan:
+        """From a bundle or an @EXPLICIT file, the lock's exact set; else the specs."""
+        if self.bundle is not None:
+            return update.lock_plan(update.explicit_lines(self.bundle.explicit_text()),
+                                    installed)
+        if new.get("file_kind") == "explicit" and self.s.env_file is not None:
+            text = self.s.env_file.read_text(encoding="utf-8", errors="replace")
+            return update.lock_plan(update.explicit_lines(text), installed)
+        return update.plan(old, new, installed)
 
     def _bundle_explicit(self, tmp: Path) -> Path | None:
         """Offline from a bundle: verify every package first, then point micromamba at the
@@ -252,7 +313,7 @@ class Pipeline:
         path.write_text(self.bundle.explicit_text(), encoding="utf-8")
         return path
 
-    def _specs(self) -> tuple[str, ...]:
+    def create_specs(self) -> tuple[str, ...]:
         return () if is_explicit(self.s.env_file) else self.s.specs
 
     def _finish(self, receipt: Receipt | None) -> Receipt:
@@ -262,7 +323,7 @@ class Pipeline:
         finish.link_pkgs(prefix, self.s.pkgs_dir, finish.dir_linker(self.platform), self.r)
         for path in finish.patch_condabin(prefix, self.platform):
             self.r.detail(f"made {path} portable")
-        finish.write_launchers(prefix, self._env_name(), self.platform)
+        finish.write_launchers(prefix, self.platform)
         finish.copy_templates(prefix, self.s.copy_dirs, self.r)
         mm = self._micromamba()
         lock = export_explicit(mm, self.s.root_dir, prefix,
@@ -286,7 +347,7 @@ class Pipeline:
 
     def _tools(self) -> tuple[str, ...]:
         """conda and mamba when they were asked for or got installed (a lock file)."""
-        names = {spec_name(s) for s in self._specs()}
+        names = {spec_name(s) for s in self.create_specs()}
         meta = self.s.prefix / "conda-meta"
         return tuple(t for t in ("conda", "mamba")
                      if t in names or any(meta.glob(f"{t}-[0-9]*.json")))
@@ -296,7 +357,7 @@ class Pipeline:
 
     def _scripts(self, receipt: Receipt | None) -> Receipt:
         assert receipt is not None  # noqa: S101
-        todo = scripts.pending(self._scripts_found(), receipt)
+        todo = self.scripts_to_run(receipt)
         if not todo:
             return receipt
         act = Activation.load(self.s.prefix, self.platform, self.base_env)
@@ -319,34 +380,6 @@ class Pipeline:
     def _env_name(self) -> str:
         return self.s.prefix.name
 
-    # -- dry run -----------------------------------------------------------------------------
-    def _plan(self) -> Summary:
-        from bootstrap.micromamba import describe_source
-
-        found = preflight.inspect_prefix(self.s.prefix, self.claims)
-        action = verdict(found, inputs_of(self.s), self.o.force)
-        if action == "refuse-foreign":  # a dry run ends as the real run would
-            raise preflight.refuse_foreign(self.s.prefix, found.sample)
-        if action == "refuse-inputs" and found.receipt is not None:
-            raise _different_inputs(self.s.prefix, found.receipt.inputs, inputs_of(self.s))
-        mm_source = describe_source(self.s)
-        args = create_args(self.s, self.s.root_dir, specs=self._specs())
-        self.summary.outcome = "planned"
-        self.summary.plan = {
-            "action": action,
-            "prefix_state": found.state.value,
-            "envs_dir": str(self.s.envs_dir),
-            "cache_dir": str(self.s.cache_dir),
-            "pkgs_dir": str(self.s.pkgs_dir),
-            "root_dir": str(self.s.root_dir),
-            "micromamba": mm_source,
-            "command": describe(["micromamba", *args]),
-            "scripts": [s.name for s in self._scripts_found()],
-            "config": str(self.s.config_file) if self.s.config_file else None,
-        }
-        return self.summary
-
-
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     raw = env.get(name)
     if not raw:
@@ -359,31 +392,3 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
         raise ConfigError(f"{name}={raw!r} is not a number of seconds.",
                           hint=f"Set it to a number such as {default:.0f}, or unset it.")
     return value
-
-
-def verdict(found: preflight.Inspection, inputs: dict[str, Any], force: bool) -> str:
-    """Preflight's decision, as a pure function of what is at the prefix:
-    ``create``, ``rebuild``, ``resume``, ``unchanged``, ``refuse-foreign`` or
-    ``refuse-inputs``. mambaboot only removes a prefix it made (receipt or claim)."""
-    state, receipt = found.state, found.receipt
-    if state is PrefixState.FOREIGN:
-        return "refuse-foreign"
-    if state in (PrefixState.ABSENT, PrefixState.EMPTY):
-        return "create"
-    if state is PrefixState.INTERRUPTED_CREATE or receipt is None or force:
-        return "rebuild"
-    same = receipt.key == Receipt(receipt.prefix, inputs).key
-    if not same:
-        return "refuse-inputs" if receipt.complete else "rebuild"
-    if receipt.stage_state("create") != DONE:
-        return "rebuild"
-    return "unchanged" if receipt.complete else "resume"
-
-
-def _different_inputs(prefix: Path, old: dict[str, Any], new: dict[str, Any]) -> RefusedError:
-    changed = differences(old, new)
-    return RefusedError(
-        f"{prefix} was created by mambaboot with other inputs ({'; '.join(changed)}).",
-        hint="Run with --force to rebuild it with the new inputs, or choose another name.",
-    )
-

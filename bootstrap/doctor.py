@@ -3,6 +3,7 @@ environment check that it activates with python resolving inside it."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import tempfile
@@ -69,25 +70,34 @@ def temp_runs_programs(settings: Settings) -> Check:
 
 
 def reachability(settings: Settings) -> list[Check]:
-    """Proxy and TLS: can the micromamba download host and the channels be reached?"""
+    """Proxy and TLS: can the micromamba download host and the channels be reached, with
+    the network settings create uses? The download is checked only when create would
+    download (https unless --allow-http); channels are fetched by micromamba itself, over
+    http or https as configured, so mambaboot's https-only rule does not apply to them."""
     from bootstrap import download
+    from bootstrap.micromamba import describe_source
 
     opts = download.NetOptions.from_env(dict(os.environ), allow_http=settings.allow_http,
                                         ca_bundle=settings.ca_bundle)
-    opts = download.NetOptions(allow_http=opts.allow_http, ca_bundle=opts.ca_bundle,
-                               connect_timeout_s=min(opts.connect_timeout_s, PROBE_TIMEOUT_S),
+    opts = dataclasses.replace(opts, connect_timeout_s=min(opts.connect_timeout_s,
+                                                           PROBE_TIMEOUT_S),
                                read_timeout_s=min(opts.read_timeout_s, PROBE_TIMEOUT_S),
                                retries=0)
-    urls = {"micromamba download": settings.micromamba.download_url(settings.subdir)}
+    source = describe_source(settings)
+    urls = {"micromamba download": (settings.micromamba.download_url(settings.subdir), opts)}
     for channel in settings.channels:
         base = checks.channel_url(channel)
-        urls[f"channel {channel}"] = f"{base.rstrip('/')}/noarch/repodata.json"
+        urls[f"channel {channel}"] = (f"{base.rstrip('/')}/noarch/repodata.json",
+                                      dataclasses.replace(opts, allow_http=True))
     found = []
-    for label, url in urls.items():
+    for label, (url, url_opts) in urls.items():
+        if label == "micromamba download" and not source.startswith("download"):
+            found.append(Check(f"reach {label}", OK, f"not needed: {source}"))
+            continue
         if url.startswith("file:"):
             continue
         try:
-            download.probe(url, opts)
+            download.probe(url, url_opts)
         except BootstrapError as err:
             found.append(Check(f"reach {label}", FAIL, err.message, err.hint))
         else:

@@ -69,6 +69,16 @@ def child_env(base: Mapping[str, str], platform: Platform,
     return env
 
 
+def profile_home(profile: PurePath) -> PurePath:
+    """micromamba's HOME (and USERPROFILE) inside mambaboot's private profile folder."""
+    return profile / "home"
+
+
+def environments_txt(profile: PurePath) -> PurePath:
+    """The ``.conda/environments.txt`` micromamba keeps there: mambaboot's private one."""
+    return profile_home(profile) / ".conda" / "environments.txt"
+
+
 def profile_redirect(profile: PurePath, platform: Platform) -> dict[str, str]:
     """HOME and friends for micromamba's own process, all inside ``profile`` (DESIGN 3.4).
 
@@ -76,7 +86,7 @@ def profile_redirect(profile: PurePath, platform: Platform) -> dict[str, str]:
     stop it (mamba#2783), and writes ``%APPDATA%\\mamba`` / ``%LOCALAPPDATA%\\mamba``; the only
     way to keep the user's profile clean is to give the process another one.
     """
-    home = profile / "home"
+    home = profile_home(profile)
     values: dict[str, PurePath | str] = {
         "HOME": home,
         "XDG_CONFIG_HOME": profile / "xdg" / "config",

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from bootstrap import fsutil, preflight
+from bootstrap import environ, fsutil, preflight
 from bootstrap.errors import RefusedError
 from bootstrap.receipt import Receipt
 from bootstrap.relocate import same_place
@@ -75,10 +75,26 @@ def check_removable(prefix: Path, claims: preflight.Claims) -> EnvInfo:
     return describe(prefix, claims)
 
 
-def remove(prefix: Path, claims: preflight.Claims) -> None:
+def remove(prefix: Path, claims: preflight.Claims, profile: Path) -> None:
+    """Delete ``prefix`` (made by mambaboot) and forget it: its claim, and its line in the
+    ``environments.txt`` micromamba wrote into mambaboot's private ``profile``."""
     check_removable(prefix, claims)
     fsutil.remove_tree(prefix)
     claims.release(prefix)
+    unregister(Path(environ.environments_txt(profile)), prefix)
+
+
+def unregister(listing: Path, prefix: Path) -> None:
+    """Drop ``prefix`` from an ``environments.txt`` (one prefix per line), if listed."""
+    try:
+        lines = listing.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return
+    kept = [line for line in lines if line.strip() and not same_place(line.strip(), prefix)]
+    if len(kept) != len(lines):
+        partial = listing.with_name(listing.name + ".mambaboot-new")
+        partial.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
+        partial.replace(listing)
 
 
 def size_text(size: int) -> str:

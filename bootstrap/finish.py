@@ -107,14 +107,14 @@ def patch_condabin(prefix: Path, platform: Platform) -> list[Path]:
     return changed
 
 
-def write_launchers(prefix: Path, name: str, platform: Platform) -> list[Path]:
+def write_launchers(prefix: Path, platform: Platform) -> list[Path]:
     """``activate.sh`` everywhere; ``activate.bat`` and ``activate.ps1`` on Windows."""
     variables, _warnings = activation.read_prefix_vars(prefix)
     variables = {k: v for k, v in variables.items() if v != activation.UNSET}
-    files = {"activate.sh": portable.activate_sh(name, variables).encode("utf-8")}
+    files = {"activate.sh": portable.activate_sh(variables).encode("utf-8")}
     if platform.is_windows:
-        files["activate.bat"] = _bat_bytes(portable.activate_bat(name, variables))
-        files["activate.ps1"] = b"\xef\xbb\xbf" + portable.activate_ps1(name, variables).encode()
+        files["activate.bat"] = _bat_bytes(portable.activate_bat(variables))
+        files["activate.ps1"] = b"\xef\xbb\xbf" + portable.activate_ps1(variables).encode()
     written = []
     for filename, data in files.items():
         path = prefix / filename

@@ -213,9 +213,10 @@ def launcher_for(platform: Platform) -> PosixLauncher | WindowsLauncher:
 def execute(act: Activation, plan: Plan, platform: Platform, *, log: RunLog,
             echo: Echo | None = None, cwd: Path | None = None,
             extra_env: Mapping[str, str] | None = None, interactive: bool = False,
-            capture: bool = False) -> Completed:
+            capture: bool = False, stdout: int | None = None) -> Completed:
     """Write the wrapper into a temporary folder (removed afterwards) and run it with the
-    activated environment; ``interactive`` attaches it to this console instead."""
+    activated environment; ``interactive`` attaches it to this console instead (with
+    ``stdout``, a file descriptor, as its standard output)."""
     launcher = launcher_for(platform)
     env = {**act.env, **plan.env, **(extra_env or {})}
     with tempfile.TemporaryDirectory(prefix="mambaboot-") as tmp:
@@ -228,7 +229,7 @@ def execute(act: Activation, plan: Plan, platform: Platform, *, log: RunLog,
         else:
             argv = launcher.argv(wrapper, plan)
         if interactive:
-            code = run_interactive(argv, env=env, log=log, cwd=cwd)
+            code = run_interactive(argv, env=env, log=log, cwd=cwd, stdout=stdout)
             return Completed([argv] if isinstance(argv, str) else argv, code)
         return run(argv, env=env, log=log, echo=echo, cwd=cwd, capture=capture)
 

@@ -37,6 +37,7 @@ SOURCE_NAME = "source.json"
 LATEST_TTL_S = 7 * 24 * 3600
 VERSION_TIMEOUT_S = 60.0
 _VERSION_RE = re.compile(r"^\d+\.\d+\.\d+\S*$")
+_EXPLICIT_LINE = re.compile(r"^(#.*|@EXPLICIT\s*|[A-Za-z][A-Za-z0-9+.-]*://\S+)$")
 
 
 @dataclass(frozen=True)
@@ -334,24 +335,19 @@ def export_explicit(mm: Micromamba, root: Path, prefix: Path, env: dict[str, str
     code, out = run_micromamba(
         mm, ["env", "export", "--explicit", "--md5", "-r", str(root), "-p", str(prefix)],
         env, log, None, capture=True)
-    return out.decode("utf-8", "replace") if code == 0 else None
+    if code != 0:
+        return None
+    # stderr comes in the same pipe: micromamba 2.8.1 lets `python -m pip inspect` print
+    # there while it looks for pip-installed packages; only the list's own lines are kept
+    lines = out.decode("utf-8", "replace").splitlines()
+    return "".join(f"{line}\n" for line in lines if _EXPLICIT_LINE.match(line))
 
 
 def create_args(settings: Settings, root: Path, *, explicit_file: Path | None = None,
                 specs: tuple[str, ...] | None = None, platform: str | None = None) -> list[str]:
     """``micromamba create`` exactly as DESIGN 3.4 (and contract Appendix B) say;
     ``platform`` resolves for another subdir (``pack --platform``)."""
-    args = ["create", "-y", "-r", str(root), "-p", str(settings.prefix), "--no-rc",
-            "--override-channels"]
-    for channel in settings.channels:
-        args += ["-c", channel]
-    args += ["--strict-channel-priority", "--no-shortcuts"]
-    if settings.offline:
-        args.append("--offline")
-    if settings.ca_bundle is not None:
-        args += ["--cacert-path", str(settings.ca_bundle)]
-    if settings.always_copy:
-        args.append("--always-copy")
+    args = _transaction_args("create", settings, root)
     if platform is not None:
         args += ["--platform", platform]
     env_file = explicit_file or settings.env_file
@@ -362,3 +358,35 @@ def create_args(settings: Settings, root: Path, *, explicit_file: Path | None = 
     return args
 
 
+def install_args(settings: Settings, root: Path, specs: tuple[str, ...],
+                 env_file: Path | None = None) -> list[str]:
+    """``micromamba install`` into the existing prefix, with create's channels and
+    options (an update in place, DESIGN 3.2)."""
+    args = _transaction_args("install", settings, root)
+    if env_file is not None:
+        args += ["-f", str(env_file)]
+    return args + list(specs)
+
+
+def remove_args(settings: Settings, root: Path, names: tuple[str, ...],
+                force: bool = False) -> list[str]:
+    """``micromamba remove``: with ``force`` only the named packages go (a lock's exact
+    set); without it, what depends on them goes too and orphaned dependencies are pruned.
+    remove takes no channel or network options (micromamba 2.8.1)."""
+    args = ["remove", "-y", "-r", str(root), "-p", str(settings.prefix), "--no-rc"]
+    return args + (["--force"] if force else []) + list(names)
+
+
+def _transaction_args(verb: str, settings: Settings, root: Path) -> list[str]:
+    args = [verb, "-y", "-r", str(root), "-p", str(settings.prefix), "--no-rc",
+            "--override-channels"]
+    for channel in settings.channels:
+        args += ["-c", channel]
+    args += ["--strict-channel-priority", "--no-shortcuts"]
+    if settings.offline:
+        args.append("--offline")
+    if settings.ca_bundle is not None:
+        args += ["--cacert-path", str(settings.ca_bundle)]
+    if settings.always_copy:
+        args.append("--always-copy")
+    return args

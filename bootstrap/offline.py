@@ -18,6 +18,7 @@ import json
 import re
 import socket
 from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,12 @@ def network_closed(env: Mapping[str, str], platform: Platform) -> Iterator[dict[
                 continue  # one variable per name on Windows: the upper-case spelling
             environ.put(closed, name, proxy, platform)
         yield closed
+
+
+def guarded(env: dict[str, str], offline: bool,
+            platform: Platform) -> AbstractContextManager[dict[str, str]]:
+    """micromamba's environment: as it is, or offline with the network made unreachable."""
+    return network_closed(env, platform) if offline else contextlib.nullcontext(env)
 
 
 def to_download(output: bytes) -> list[str] | None:

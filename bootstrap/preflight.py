@@ -15,13 +15,14 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from bootstrap import environ
+from bootstrap import environ, update
 from bootstrap.errors import RefusedError
 from bootstrap.log import timestamp
 from bootstrap.paths import prefix_key
 from bootstrap.platform import Platform
-from bootstrap.receipt import Receipt, write_json_atomic
+from bootstrap.receipt import DONE, Receipt, write_json_atomic
 
 CLOCK_SLACK_S = 2.0
 CLAIM_TTL_S = 7 * 24 * 3600  # an interrupted create is normally re-run soon
@@ -146,3 +147,36 @@ def check_prefix_location(prefix: Path, cache_dir: Path, pkgs_dir: Path) -> None
                 hint="Put environments and the cache in separate folders (--prefix, "
                      "--envs-dir, --cache-dir).",
             )
+
+
+def verdict(found: Inspection, inputs: dict[str, Any], force: bool) -> str:
+    """Preflight's decision, as a pure function of what is at the prefix and the inputs:
+    ``create``, ``rebuild``, ``resume``, ``update``, ``unchanged``, ``refuse-foreign`` or
+    ``refuse-inputs``. mambaboot only removes a prefix it made (receipt or claim); a
+    complete one only with --force."""
+    state, receipt = found.state, found.receipt
+    if state is PrefixState.FOREIGN:
+        return "refuse-foreign"
+    if state in (PrefixState.ABSENT, PrefixState.EMPTY):
+        return "create"
+    if state is PrefixState.INTERRUPTED_CREATE or receipt is None or force:
+        return "rebuild"
+    if receipt.stage_state("create") != DONE:
+        return "rebuild"
+    if receipt.key == Receipt(receipt.prefix, inputs).key:
+        return "unchanged" if receipt.complete else "resume"
+    if not update.blockers(receipt.inputs, inputs):
+        return "update"
+    return "refuse-inputs" if receipt.complete else "rebuild"
+
+
+def different_inputs(prefix: Path, old: dict[str, Any], new: dict[str, Any]) -> RefusedError:
+    """The refusal of a change that cannot be applied in place, saying what changed."""
+    return RefusedError(
+        f"{prefix} was created by mambaboot with inputs that cannot be changed in place: "
+        f"{'; '.join(update.blockers(old, new))}.",
+        hint=f"--force deletes {prefix} (files you added to it too) and creates it again "
+             "from the new inputs; every post-install script then runs again. Or keep it "
+             "and choose another name (or --prefix) for the new environment.",
+    )
+

@@ -170,17 +170,18 @@ def _as_list(argv: Command) -> list[str]:
 
 
 def run_interactive(argv: Command, *, env: Mapping[str, str], log: RunLog,
-                    cwd: Path | None = None) -> int:
+                    cwd: Path | None = None, stdout: int | None = None) -> int:
     """Run ``argv`` attached to this console (``run``, ``shell``); its exit code is returned.
 
     The child shares our console and process group, so Ctrl+C reaches it directly, as in
     any shell; mambaboot lets it pass meanwhile and just waits. (A handler, not SIG_IGN:
-    an ignored SIGINT would be inherited by the child through exec.)
+    an ignored SIGINT would be inherited by the child through exec.) ``stdout``: a file
+    descriptor for the child's standard output instead of ours.
     """
     log.command(describe(argv) + (f"    (in {cwd})" if cwd else ""))
     previous = signal.signal(signal.SIGINT, _let_pass)
     try:
-        proc = _popen_attached(_argv(argv), env, cwd)
+        proc = _popen_attached(_argv(argv), env, cwd, stdout)
         try:
             code = _wait(proc, None, argv)
         except BaseException:
@@ -197,13 +198,13 @@ def _let_pass(_signum: int, _frame: object) -> None:
 
 
 def _popen_attached(argv: str | list[str], env: Mapping[str, str],
-                    cwd: Path | None) -> subprocess.Popen[bytes]:
+                    cwd: Path | None, stdout: int | None = None) -> subprocess.Popen[bytes]:
     if sys.platform == "win32":
         from bootstrap import windows
 
         with windows.child_dll_search_path():
-            return subprocess.Popen(argv, env=dict(env), cwd=cwd)
-    return subprocess.Popen(argv, env=dict(env), cwd=cwd)
+            return subprocess.Popen(argv, env=dict(env), cwd=cwd, stdout=stdout)
+    return subprocess.Popen(argv, env=dict(env), cwd=cwd, stdout=stdout)
 
 
 def _stop_one(proc: subprocess.Popen[bytes]) -> None:

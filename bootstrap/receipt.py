@@ -23,6 +23,7 @@ STATE_DIR = "mambaboot"  # PREFIX/conda-meta/mambaboot/
 RECEIPT_NAME = "receipt.json"
 FORMAT = 1
 STAGES = ("create", "finish", "verify", "scripts")
+UPDATE = "update"  # between create and finish, only while (or since) an update runs
 DONE, RUNNING, FAILED = "done", "running", "failed"
 
 
@@ -56,13 +57,17 @@ class Receipt:
 
     @property
     def complete(self) -> bool:
-        return all(self.stage_state(s) == DONE for s in STAGES)
+        return all(self.stage_state(s) == DONE for s in self.order())
+
+    def order(self) -> tuple[str, ...]:
+        """The stages in the order they run: an update comes after create."""
+        return (*STAGES[:1], UPDATE, *STAGES[1:]) if UPDATE in self.stages else STAGES
 
     def stage_state(self, stage: str) -> str | None:
         return self.stages.get(stage, {}).get("state")
 
     def first_unfinished(self) -> str | None:
-        return next((s for s in STAGES if self.stage_state(s) != DONE), None)
+        return next((s for s in self.order() if self.stage_state(s) != DONE), None)
 
     def mark(self, stage: str, state: str, **extra: Any) -> None:
         entry = self.stages.setdefault(stage, {})
@@ -73,6 +78,12 @@ class Receipt:
             entry["finished"] = timestamp()
         entry["state"] = state
         entry.update(extra)
+
+    def start_update(self) -> None:
+        """An update in place begins: it runs after create, then finish and verify again."""
+        self.stages[UPDATE] = {}
+        for stage in ("finish", "verify"):
+            self.reopen(stage)
 
     def reopen(self, stage: str) -> None:
         """Mark ``stage`` as to be run again (its records, such as scripts, are kept)."""

@@ -74,6 +74,23 @@ def test_list_and_json_in_process(project: Path, capsys: pytest.CaptureFixture[s
     assert data["exit_code"] == 0 and data["environments"][0]["name"] == "a"
 
 
+def test_json_dash_prints_json_on_stdout_and_the_text_on_stderr(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (project / "envs" / "a" / "conda-meta").mkdir(parents=True)
+    assert main(["list", "--json", "-"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["environments"][0]["name"] == "a"
+    assert "not made by mambaboot" in captured.err
+    assert main(["create", "--dry-run", "--no-pause", "--json", "-"]) == 0
+    captured = capsys.readouterr()
+    plan = json.loads(captured.out)["plan"]
+    assert plan["action"] == "create" and plan["commands"][0].startswith("micromamba create")
+    assert "Plan (dry run, nothing was changed):" in captured.err
+    assert main(["remove", "nowhere", "--yes", "--json", "-"]) == 2
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["exit_code"] == 2 and "Nothing to remove" in captured.err
+
+
 def test_remove_refuses_in_process(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (project / "envs" / "a" / "conda-meta").mkdir(parents=True)
     assert main(["remove", "a", "--yes"]) == 3

@@ -183,6 +183,10 @@ def test_run_executes_inside_the_environment_and_passes_the_exit_code(
     failing = mambaboot("run", str(project.prefix), "--", "python", "-c",
                         "raise SystemExit(7)")
     assert failing.code == 7
+    as_json = mambaboot("run", *common, "--json", "-", project.prefix.name, "--", "python",
+                        "-c", "print('from the command')")
+    assert json.loads(as_json.out) == {"exit_code": 0, "ok": True, "command_exit_code": 0}
+    assert "from the command" in as_json.err, "the command's output goes to stderr"
     missing = mambaboot("run", "no-such-env", *common, "--", "python")
     assert "run: ENV" not in missing.err
     assert missing.code == 2

@@ -7,6 +7,7 @@ import json
 import os
 import select
 import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -54,10 +55,33 @@ def test_remove_only_what_mambaboot_made(mambaboot: Mambaboot, project: Project)
     assert unasked.code == 2 and "--yes" in unasked.err
     assert project.prefix.exists()
     cache_before = tree(project.cache / "pkgs")
+    listing = project.cache / "root" / "profile" / "home" / ".conda" / "environments.txt"
+    assert listing.read_text().splitlines() == [str(project.prefix)]
+    listing.write_text(f"{project.prefix}\n/somewhere/else\n")
     done = mambaboot("remove", "--config", str(project.config), project.prefix.name, "--yes")
     assert done.code == 0, done.text
     assert not project.prefix.exists()
     assert tree(project.cache / "pkgs") == cache_before, "the shared cache is untouched"
+    assert listing.read_text().splitlines() == ["/somewhere/else"], \
+        "dropped from mambaboot's private environments.txt"
+
+
+def test_remove_refuses_a_foreign_folder_with_3_and_a_missing_one_with_2(
+        mambaboot: Mambaboot, project: Project, tmp_path: Path) -> None:
+    plain = project.envs / "plain"
+    plain.mkdir(parents=True)
+    (plain / "keep.txt").write_text("mine")
+    common = ["--config", str(project.config), "--yes"]
+    for target in ("plain", str(plain)):
+        refused = mambaboot("remove", *common, target)
+        assert refused.code == 3, refused.text
+        assert "was not created by mambaboot" in refused.err
+    assert (plain / "keep.txt").read_text() == "mine"
+    out = tmp_path / "remove.json"
+    missing = mambaboot("remove", *common, "nowhere", "--json", str(out))
+    assert missing.code == 2, missing.text
+    assert f"Nothing to remove: {project.envs / 'nowhere'} does not exist." in missing.err
+    assert json.loads(out.read_text())["exit_code"] == 2
 
 
 def test_doctor_reports_each_check_and_fails_on_a_broken_environment(
@@ -81,6 +105,32 @@ def test_doctor_reports_each_check_and_fails_on_a_broken_environment(
     assert "[FAIL] environment" in broken.out
     assert "[FAIL] reach channel" in broken.out
     assert "fix:" in broken.out
+
+
+def test_doctor_uses_the_network_settings_of_create(
+        mambaboot: Mambaboot, project: Project, tmp_path: Path) -> None:
+    created(mambaboot, project)
+    project.config.write_text(project.config.read_text().replace("allow_http = true",
+                                                                 "allow_http = false"))
+    common = ["--config", str(project.config)]
+    result = mambaboot("doctor", *common, "--json", "-")
+    assert result.code == 0, result.text
+    checks = {c["name"]: c for c in json.loads(result.out)["checks"]}
+    assert checks["reach micromamba download"]["detail"].startswith("not needed: cache ")
+    channel = checks[f"reach channel {project.channel_url}"]
+    assert channel["status"] == "ok", "micromamba fetches http channels itself"
+    assert "[ok  ]" in result.err and "0 failed" in result.err
+    fresh = [*common, "--cache-dir", str(tmp_path / "fresh-cache"), "--json", "-"]
+    refused = mambaboot("doctor", *fresh)
+    assert refused.code == 3, refused.text
+    download = next(c for c in json.loads(refused.out)["checks"]
+                    if c["name"] == "reach micromamba download")
+    assert download["status"] == "fail" and "http" in download["detail"]
+    allowed = mambaboot("doctor", *fresh, "--allow-http")
+    assert allowed.code == 0, allowed.text
+    offline = mambaboot("doctor", *fresh, "--offline", "--ca-bundle", str(project.config))
+    assert offline.code == 0, offline.text
+    assert not any(c["name"].startswith("reach") for c in json.loads(offline.out)["checks"])
 
 
 def read_until(fd: int, needle: bytes, timeout_s: float = 30) -> bytes:
@@ -148,6 +198,44 @@ def test_shell_opens_an_activated_interactive_shell(mambaboot: Mambaboot,
     assert f"PY={project.prefix}/bin/python" in text
     temp_after = {p.name for p in Path(os.environ.get("TMPDIR", "/tmp")).glob("mambaboot-*")}
     assert temp_after <= temp_before, "the shell's wrapper folder is removed"
+
+
+NAMES = 'echo "$CONDA_DEFAULT_ENV|$CONDA_PROMPT_MODIFIER"'
+
+
+@pytest.mark.parametrize("layout", ["under envs", "elsewhere"])
+def test_launcher_run_shell_and_scripts_agree_on_the_name(
+        mambaboot: Mambaboot, project: Project, tmp_path: Path, layout: str) -> None:
+    """CONDA_DEFAULT_ENV and the prompt, as micromamba names an environment: the folder
+    name in an "envs" folder, else the full path."""
+    prefix = project.prefix
+    extra: tuple[str, ...] = ()
+    if layout == "elsewhere":
+        prefix = tmp_path / "tools place" / "demo"
+        extra = ("--prefix", str(prefix))
+    name = prefix.name if layout == "under envs" else str(prefix)
+    expected = f"{name}|({name}) "
+    project.script("10-names.sh", f'{NAMES} > "{tmp_path}/script.txt"\n')
+    assert mambaboot(*project.args(*extra)).code == 0
+    assert (tmp_path / "script.txt").read_text().rstrip("\n") == expected
+    ran = mambaboot("run", "--config", str(project.config), str(prefix), "--", "bash", "-c",
+                    NAMES)
+    assert ran.out.rstrip("\n") == expected
+    sourced = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-c", f'. "$1"; {NAMES}; echo "$PS1"', "bash",
+         str(prefix / "activate.sh")], capture_output=True, text=True, check=True,
+        env={"PATH": os.environ["PATH"], "HOME": str(tmp_path)})
+    assert sourced.stdout.splitlines() == [expected, f"({name}) "]
+    child = PtyChild(mambaboot, "shell", "--config", str(project.config), str(prefix),
+                     env={"SHELL": "/bin/bash"})
+    try:
+        read_until(child.fd, b"New shell in")
+        os.write(child.fd, f'echo "P=$PS1"; {NAMES}; exit\n'.encode())
+        seen = read_until(child.fd, f"\n{expected}".encode())
+        assert child.wait() == 0
+    finally:
+        child.close()
+    assert f"\nP=({name}) ".encode() in seen, "the shell's prompt starts with the name"
 
 
 def test_progress_is_a_bar_on_a_terminal_and_lines_in_a_pipe(mambaboot: Mambaboot,

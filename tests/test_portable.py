@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bootstrap import portable
+from bootstrap import activation, portable
 
 PREFIX = r"C:\x\env"
 ROOT_LINE = '@SET "MAMBA_ROOT_PREFIX=C:\\x\\env"'
@@ -103,16 +103,20 @@ def test_condabin_rewrite_leaves_unrelated_set_lines_alone() -> None:
 # -- activate.bat / activate.ps1 --------------------------------------------------------------
 
 def test_activate_bat_is_crlf_and_finds_the_prefix_from_its_own_folder() -> None:
-    text = portable.activate_bat("py_3_12", {})
+    text = portable.activate_bat({})
     assert text.endswith("\r\n")
     assert "\n" not in text.replace("\r\n", "")
     lines = text.split("\r\n")
     assert lines[0] == "@ECHO OFF"
     assert 'FOR %%F IN ("%~dp0.") DO SET "CONDA_PREFIX=%%~fF"' in lines
     assert 'SET "MAMBA_ROOT_PREFIX=%CONDA_PREFIX%"' in lines
-    assert 'SET "CONDA_DEFAULT_ENV=py_3_12"' in lines
+    # the name as micromamba gives it: the folder name under an "envs" folder, else the path
+    assert lines[lines.index('SET "CONDA_DEFAULT_ENV=%CONDA_PREFIX%"') + 1] == (
+        'FOR %%F IN ("%CONDA_PREFIX%\\..") DO IF "%%~nxF"=="envs" '
+        'FOR %%G IN ("%CONDA_PREFIX%") DO SET "CONDA_DEFAULT_ENV=%%~nxG"')
     assert 'SET "CONDA_SHLVL=1"' in lines
-    assert 'SET "CONDA_PROMPT_MODIFIER=(py_3_12) "' in lines
+    assert 'SET "CONDA_PROMPT_MODIFIER=(%CONDA_DEFAULT_ENV%) "' in lines
+    assert 'SET "PROMPT=%CONDA_PROMPT_MODIFIER%$P$G"' in lines
     assert 'SET "PYTHONNOUSERSITE=1"' in lines
     assert 'SET "PYTHONHOME="' in lines
     assert 'SET "PYTHONPATH="' in lines
@@ -129,11 +133,9 @@ def test_activate_bat_is_crlf_and_finds_the_prefix_from_its_own_folder() -> None
 
 
 def test_activate_bat_sets_prefix_variables_after_path_with_percent_escaped() -> None:
-    text = portable.activate_bat("100%env", {"PROJ_LIB": "%CONDA_PREFIX%\\share\\proj",
-                                             "RATE": "50%", "PLAIN": "a & b | c"})
+    text = portable.activate_bat({"PROJ_LIB": "%CONDA_PREFIX%\\share\\proj",
+                                  "RATE": "50%", "PLAIN": "a & b | c"})
     lines = text.split("\r\n")
-    assert 'SET "CONDA_DEFAULT_ENV=100%%env"' in lines
-    assert 'SET "CONDA_PROMPT_MODIFIER=(100%%env) "' in lines
     sets = [lines.index(x) for x in ('SET "PROJ_LIB=%%CONDA_PREFIX%%\\share\\proj"',
                                      'SET "RATE=50%%"', 'SET "PLAIN=a & b | c"')]
     path_line = next(i for i, line in enumerate(lines) if line.startswith('SET "PATH='))
@@ -143,12 +145,15 @@ def test_activate_bat_sets_prefix_variables_after_path_with_percent_escaped() ->
 
 
 def test_activate_ps1_quotes_values_and_uses_its_own_folder() -> None:
-    text = portable.activate_ps1("it's", {"NOTE": "don't $expand"})
+    text = portable.activate_ps1({"NOTE": "don't $expand"})
     assert text.endswith("\r\n")
     assert "\n" not in text.replace("\r\n", "")
     lines = text.split("\r\n")
     assert "$Env:CONDA_PREFIX = $PSScriptRoot" in lines
-    assert "$Env:CONDA_DEFAULT_ENV = 'it''s'" in lines
+    assert lines[lines.index("$Env:CONDA_DEFAULT_ENV = $PSScriptRoot") + 1] == (
+        "if ((Split-Path -Leaf (Split-Path -Parent $PSScriptRoot)) -ceq 'envs') "
+        "{ $Env:CONDA_DEFAULT_ENV = Split-Path -Leaf $PSScriptRoot }")
+    assert '$Env:CONDA_PROMPT_MODIFIER = "($Env:CONDA_DEFAULT_ENV) "' in lines
     assert "$Env:NOTE = 'don''t $expand'" in lines
     assert "$Env:PATH = ($mbDirs -join ';') + ';' + $Env:PATH" in lines
 
@@ -173,7 +178,7 @@ def make_prefix(root: Path) -> Path:
     (hooks / "a.sh").write_text('export HOOKS="${HOOKS:-}a"\n'
                                 'export SEEN_BY_HOOK="$CONDA_PREFIX|$FOO"\n', encoding="utf-8")
     (hooks / "c.bat").write_text("exit 1\r\n", encoding="utf-8")
-    (prefix / "activate.sh").write_bytes(portable.activate_sh("env", STATIC).encode("utf-8"))
+    (prefix / "activate.sh").write_bytes(portable.activate_sh(STATIC).encode("utf-8"))
     return prefix
 
 
@@ -208,9 +213,9 @@ def test_activate_sh_from_a_moved_prefix(moved_prefix: Path) -> None:
     assert got["CONDA_PREFIX"] == str(moved_prefix)
     assert got["MAMBA_ROOT_PREFIX"] == str(moved_prefix)
     assert got["PATH"] == f"{moved_prefix}/bin:{moved_prefix}/condabin:{BASE_PATH}"
-    assert got["CONDA_DEFAULT_ENV"] == "env"
+    assert got["CONDA_DEFAULT_ENV"] == str(moved_prefix), "not in an envs folder: the path"
     assert got["CONDA_SHLVL"] == "1"
-    assert got["CONDA_PROMPT_MODIFIER"] == "(env) "
+    assert got["CONDA_PROMPT_MODIFIER"] == f"({moved_prefix}) "
     assert got["PYTHONNOUSERSITE"] == "1"
     assert (got["PYTHONHOME"], got["PYTHONPATH"], got["VIRTUAL_ENV"]) == (None, None, None)
     assert got["FOO"] == STATIC["FOO"]
@@ -218,6 +223,20 @@ def test_activate_sh_from_a_moved_prefix(moved_prefix: Path) -> None:
     # activate.d: .sh only, in name order, after the variables are exported
     assert got["HOOKS"] == "ab"
     assert got["SEEN_BY_HOOK"] == f"{moved_prefix}|{STATIC['FOO']}"
+
+
+@pytest.mark.posix
+@pytest.mark.parametrize("parent", ["envs", "Envs", "envs2"])
+def test_activate_sh_names_the_environment_as_run_and_shell_do(tmp_path: Path,
+                                                               parent: str) -> None:
+    target = tmp_path / parent / "py_3.12"
+    target.parent.mkdir()
+    shutil.move(make_prefix(tmp_path), target)
+    got = source_and_report(str(target / "activate.sh"), tmp_path)
+    name = activation.default_env_name(target.resolve())
+    assert name == ("py_3.12" if parent == "envs" else str(target.resolve()))
+    assert got["CONDA_DEFAULT_ENV"] == name
+    assert got["CONDA_PROMPT_MODIFIER"] == f"({name}) "
 
 
 @pytest.mark.posix

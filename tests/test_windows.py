@@ -125,7 +125,7 @@ def make_env(prefix: Path, variables: dict[str, str]) -> Path:
     (prefix / "etc" / "conda" / "env_vars.d").mkdir(parents=True)
     (prefix / "etc" / "conda" / "activate.d").mkdir()
     (prefix / "etc" / "conda" / "env_vars.d" / "vars.json").write_text(json.dumps(variables))
-    finish.write_launchers(prefix, prefix.name, WINDOWS)
+    finish.write_launchers(prefix, WINDOWS)
     return prefix
 
 

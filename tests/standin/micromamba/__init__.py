@@ -7,9 +7,9 @@ a ``#!<python> -I`` line and a baked ``config.json`` (``tests.standin.fixtures.s
 
 Modules by concern: ``cli`` (parser, commands, help), ``config`` (root prefix, rc files),
 ``specs`` (versions, MatchSpec, YAML, spec files), ``solve``, ``channels`` (network,
-repodata), ``pkgcache``, ``link``, ``create``, ``export`` (env export, list, info),
-``activation``, ``shell``, ``run``, ``main`` (dispatch, recorder); ``common`` holds the
-config, errors and output helpers.
+repodata), ``pkgcache``, ``link``, ``create``, ``install`` (install, remove), ``export``
+(env export, list, info), ``activation``, ``shell``, ``run``, ``main`` (dispatch,
+recorder); ``common`` holds the config, errors and output helpers.
 
 CONFIG keys: ``version``, ``pythons`` ({"3.11": "/abs/python3.11"}), ``record_file``,
 ``delay_create_s``, ``fail_create``, ``bash``, ``retry_wait_s``, ``http_timeout_s``.

@@ -192,6 +192,14 @@ def run_command() -> Command:
                    prefix_command=True)
 
 
+def remove_command(name: str = "remove") -> Command:
+    """remove takes no channel, network or install options (micromamba 2.8.1 --help)."""
+    own = [Opt(("-a", "--all"), "all"), Opt(("-f", "--force"), "force"),
+           *toggles(("--prune-deps", "--no-prune-deps", "prune_deps"))]
+    return Command(name, "Remove packages from active environment",
+                   join(general_opts(), prefix_opts(), own), positional="specs", many=True)
+
+
 def build_cli() -> Command:
     general = join(general_opts(), prefix_opts())
     root = Command("micromamba", "Version: {version}",
@@ -208,10 +216,16 @@ def build_cli() -> Command:
     activate = Command("activate", "Activate an environment",
                        join(general, [Opt(("--stack",), "stack")]), positional="prefix_or_name")
     deactivate = Command("deactivate", "Deactivate the current environment", general_opts())
-    for cmd in (shell_command(), create, env_command(), run_command(), info, listing, activate,
-                deactivate):
+    install = Command("install", "Install packages in active environment",
+                      join(transaction_opts(), flags(("--freeze-installed", "freeze_installed"),
+                                                     ("--force-reinstall", "force_reinstall")),
+                           [Opt(("--revision",), "revision", "value", type_name="UINT")]),
+                      positional="specs", many=True)
+    for cmd in (shell_command(), create, install, remove_command(), env_command(),
+                run_command(), info, listing, activate, deactivate):
         root.subs[cmd.name] = cmd
-    for name in ("install", "update", "self-update", "repoquery", "remove", "uninstall",
+    root.subs["uninstall"] = remove_command("uninstall")
+    for name in ("update", "self-update", "repoquery",
                  "package", "clean", "config", "ps", "auth", "search", "constructor"):
         root.subs[name] = stub(name)
     return root

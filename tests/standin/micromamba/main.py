@@ -20,6 +20,7 @@ from .common import CliError, MambaError, cfg, log
 from .config import Ctx, load_config, setup_output
 from .create import cmd_create
 from .export import cmd_env_export, cmd_env_list, cmd_info, cmd_list
+from .install import cmd_install, cmd_remove
 from .link import bash_path
 from .run import cmd_run
 from .shell import cmd_activate_subprocess, cmd_shell_activate, cmd_shell_hook, cmd_shell_init
@@ -30,6 +31,9 @@ def dispatch(ctx: Ctx) -> int:
     setup_output(ctx)
     handlers: dict[tuple[str, ...], Callable[[], int]] = {
         ("create",): lambda: cmd_create(ctx),
+        ("install",): lambda: cmd_install(ctx),
+        ("remove",): lambda: cmd_remove(ctx),
+        ("uninstall",): lambda: cmd_remove(ctx),
         ("env", "export"): lambda: cmd_env_export(ctx),
         ("env", "list"): lambda: cmd_env_list(ctx),
         ("list",): lambda: cmd_list(ctx),

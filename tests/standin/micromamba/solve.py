@@ -41,7 +41,10 @@ def implied_depends(record: Mapping[str, Any]) -> list[str]:
     return [*depends, "pip"] if record["name"] == "python" else depends
 
 
-def solve(pool: Pool, specs: list[MatchSpec]) -> list[dict[str, Any]] | None:
+def solve(pool: Pool, specs: list[MatchSpec],
+          installed: Mapping[str, dict[str, Any]] | None = None) -> list[dict[str, Any]] | None:
+    """A solution for ``specs``, starting from ``installed`` records (kept when they match:
+    ``install`` into an existing prefix), in dependency order."""
     budget = [20000]
 
     def search(chosen: dict[str, dict[str, Any]],
@@ -63,7 +66,7 @@ def solve(pool: Pool, specs: list[MatchSpec]) -> list[dict[str, Any]] | None:
                 return result
         return None
 
-    solution = search({}, list(specs))
+    solution = search(dict(installed or {}), list(specs))
     return None if solution is None else topological(solution)
 
 
