@@ -14,12 +14,10 @@ from bootstrap import offline
 from bootstrap.errors import EXIT_NETWORK
 from bootstrap.platform import CURRENT, POSIX, WINDOWS
 from tests.conftest import Mambaboot
-from tests.project import Project
+from tests.project import MICROMAMBA, Project
 from tests.standin import probe
 from tests.standin.fixtures import CondaChannel, MicromambaRelease, write_executable
 from tests.standin.server import LoopbackServer
-
-pytestmark = pytest.mark.posix
 
 
 def test_proxies_point_at_a_closed_port_and_no_proxy_is_gone() -> None:
@@ -51,7 +49,7 @@ def test_micromamba_reaches_no_server_in_a_closed_network(
         micromamba_release: MicromambaRelease, conda_channel: CondaChannel,
         tmp_path: Path) -> None:
     """Even a create that is not offline: every request goes to the refusing proxy."""
-    exe = write_executable(tmp_path / "bin" / "micromamba", micromamba_release.binary)
+    exe = write_executable(tmp_path / "bin" / MICROMAMBA, micromamba_release.binary)
     sandbox = probe.Sandbox("any", exe, tmp_path, conda_channel.server)
     args = probe.create_args(sandbox, conda_channel.url, sandbox.prefix(), "uv")
     with offline.network_closed(sandbox.env(), CURRENT) as env:

@@ -6,6 +6,7 @@ files written, records, requests (tests/test_contract.py)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -54,9 +55,11 @@ class Sandbox:
 
     def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         self.home.mkdir(parents=True, exist_ok=True)
+        system = {"USERPROFILE": str(self.home), **{k: os.environ[k] for k in (
+            "SYSTEMROOT", "COMSPEC") if k in os.environ}} if os.name == "nt" else {}
         return {"HOME": str(self.home), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8",
                 "CONDA_PKGS_DIRS": str(self.pkgs), "MAMBA_ROOT_PREFIX": str(self.root),
-                **(extra or {})}
+                **system, **(extra or {})}
 
     def __call__(self, *args: str | Path, env: dict[str, str] | None = None) -> Outcome:
         done = subprocess.run([str(self.exe), *map(str, args)], env=self.env(env),
