@@ -120,6 +120,9 @@ def auto_relocate(prefix: Path, settings: Settings,
         for path in report.binary_skipped:
             reporter.warn(f"Binary file {path} still holds the old prefix (the new one is "
                           "longer); it may not work until the environment is recreated.")
+        for path in report.left_alone:
+            reporter.warn(f"Binary file {path} holds the old prefix but was not written by "
+                          "the package manager; it was left as it is.")
     return report
 
 

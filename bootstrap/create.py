@@ -17,6 +17,7 @@ from bootstrap import (
     finish,
     fsutil,
     locks,
+    offline,
     preflight,
     relocate,
     scripts,
@@ -234,10 +235,13 @@ class Pipeline:
             explicit = self._bundle_explicit(Path(tmp))
             args = create_args(self.s, self.s.root_dir, specs=self.create_specs(),
                                explicit_file=explicit)
+            if self.s.offline:
+                offline.check_cache(mm, args, env, self.log, self.s.pkgs_dir, self.platform)
             self.claims.add(self.s.prefix)
-            code, _ = run_micromamba(
-                mm, args, env, self.log, self.r.output,
-                on_start=lambda pid: self.claims.note_pid(self.s.prefix, pid))
+            with offline.guarded(env, self.s.offline, self.platform) as child_env:
+                code, _ = run_micromamba(
+                    mm, args, child_env, self.log, self.r.output,
+                    on_start=lambda pid: self.claims.note_pid(self.s.prefix, pid))
         if code != 0 and preflight.inspect_prefix(self.s.prefix, self.claims).state in (
                 PrefixState.ABSENT, PrefixState.EMPTY):
             self.claims.release(self.s.prefix)  # nothing made: nothing to claim later
@@ -269,7 +273,8 @@ class Pipeline:
         env = micromamba_env(self.s, self.base_env)
 
         def run(args: list[str]) -> None:
-            code, _ = run_micromamba(mm, args, env, self.log, self.r.output)
+            with offline.guarded(env, self.s.offline, self.platform) as child_env:
+                code, _ = run_micromamba(mm, args, child_env, self.log, self.r.output)
             if code != 0:
                 raise MicromambaError(
                     f"micromamba {args[0]} failed in {self.s.prefix} (exit code {code}).",

@@ -1,24 +1,40 @@
 """Relocation (DESIGN section 5): an environment that now sits somewhere else than where
 it was created (a stick under another drive letter, a moved folder) gets the old prefix
-rewritten in its text files, the way conda-pack's unpack step does it, from the package
-records' ``paths_data`` (``prefix_placeholder``, ``file_mode``). Binary files are changed
-only when the new prefix is not longer than the old one (padded with NULs, as conda does),
-otherwise listed."""
+rewritten in its files, the way conda-pack's unpack step does it.
+
+micromamba 2.x records no ``prefix_placeholder`` or ``file_mode`` in ``conda-meta``
+(libmamba ``core/link.cpp`` writes only ``_path``, ``path_type``, ``sha256``,
+``sha256_in_prefix``, ``size_in_bytes``), and post-link scripts, pip and entry points write
+files no record describes. So every file of the prefix is looked at (``conda-meta``, the
+``pkgs`` link and byte code excepted):
+
+- a text file (no NUL byte) holding the old prefix is rewritten; a shebang that becomes
+  longer than the kernel reads (127 bytes), or gets a space, takes micromamba's long form
+  (``#!/bin/sh`` then ``'''exec' "PREFIX/bin/python3.X" "$0" "$@" #'''``, or
+  ``#!/usr/bin/env NAME`` for other interpreters);
+- a binary file is patched only when its record shows that micromamba replaced a prefix in
+  it at link time (``sha256_in_prefix != sha256``, or a ``file_mode`` of ``binary``), and only
+  when the new prefix is not longer (padded with NULs, as conda does). Other binaries that
+  hold the old prefix are left alone. Both kinds are listed in the report.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from bootstrap import fsutil
 from bootstrap.platform import Platform
 from bootstrap.receipt import Receipt
 
-SCRIPT_DIRS = ("bin", "Scripts")  # entry points pip/uv wrote with the old prefix in #!
+MAX_SHEBANG = 127  # bytes of a "#!" line Linux reads (libmamba's MAX_SHEBANG_LENGTH)
+SKIP_DIRS = frozenset({"conda-meta", "__pycache__"})
+SKIP_SUFFIXES = (".pyc", ".pyo", ".mambaboot-relocate")
+_PATH_CHAR = rb"[A-Za-z0-9_.\-]"  # a prefix followed by one of these is another folder
 
 
 @dataclass
@@ -27,13 +43,15 @@ class Report:
     new: str
     rewritten: list[Path] = field(default_factory=list)
     binary_patched: list[Path] = field(default_factory=list)
-    binary_skipped: list[Path] = field(default_factory=list)
+    binary_skipped: list[Path] = field(default_factory=list)  # the new prefix is longer
+    left_alone: list[Path] = field(default_factory=list)  # binary, not patched at link time
 
     def as_json(self) -> dict[str, object]:
         return {"old": self.old, "new": self.new,
                 "rewritten": [str(p) for p in self.rewritten],
                 "binary_patched": [str(p) for p in self.binary_patched],
-                "binary_skipped": [str(p) for p in self.binary_skipped]}
+                "binary_skipped": [str(p) for p in self.binary_skipped],
+                "left_alone": [str(p) for p in self.left_alone]}
 
 
 def variants(prefix: str, platform: Platform) -> list[str]:
@@ -43,9 +61,16 @@ def variants(prefix: str, platform: Platform) -> list[str]:
 
 
 def replace_text(data: bytes, old: str, new: str, platform: Platform) -> bytes:
+    """``old`` replaced by ``new`` where it is a whole path (``/a/py`` is not ``/a/py2``)."""
     for old_v, new_v in zip(variants(old, platform), variants(new, platform), strict=True):
-        data = data.replace(old_v.encode("utf-8"), new_v.encode("utf-8"))
+        pattern = re.compile(re.escape(old_v.encode("utf-8")) + rb"(?!" + _PATH_CHAR + rb")")
+        data = pattern.sub(_literal(new_v.encode("utf-8")), data)
     return data
+
+
+def _literal(value: bytes) -> Callable[[re.Match[bytes]], bytes]:
+    """A ``re.sub`` replacement taken as it is (Windows paths hold backslashes)."""
+    return lambda _match: value
 
 
 def replace_binary(data: bytes, old: str, new: str) -> bytes | None:
@@ -64,76 +89,96 @@ def replace_binary(data: bytes, old: str, new: str) -> bytes | None:
     return pattern.sub(repl, data)
 
 
-def _records(prefix: Path) -> list[dict[str, Any]]:
-    out = []
+def fix_shebang(data: bytes, new: str) -> bytes:
+    """A ``#!`` line naming the new prefix that the kernel cannot take (too long, or a
+    space in the path) in the form micromamba writes at such a prefix (libmamba
+    ``link.cpp``: ``python_shebang``, ``replace_long_shebang``)."""
+    first, newline, rest = data.partition(b"\n")
+    line = first.rstrip(b"\r")
+    prefix = new.encode("utf-8")
+    if not line.startswith(b"#!" + prefix):
+        return data
+    end = line.find(b" ", len(prefix) + 2)
+    exe, args = (line[2:], b"") if end < 0 else (line[2:end], line[end:])
+    if len(line) <= MAX_SHEBANG and b" " not in exe:
+        return data
+    name = exe.rsplit(b"/", 1)[-1]
+    if name.startswith(b"python"):
+        head = b"#!/bin/sh\n'''exec' \"" + exe + b'"' + args + b' "$0" "$@" #' + b"'''"
+    else:
+        head = b"#!/usr/bin/env " + name + args
+    return head + first[len(line):] + newline + rest
+
+
+def _linked_binaries(prefix: Path) -> set[str]:
+    """Files (relative, with "/") in which micromamba replaced a prefix when it linked them:
+    the conda-meta records say so by ``sha256_in_prefix`` (or conda's ``file_mode``)."""
+    changed: set[str] = set()
     for path in sorted((prefix / "conda-meta").glob("*.json")):
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            record = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        if isinstance(data, dict) and data.get("name"):
-            out.append(data)
-    return out
+        paths = (record.get("paths_data") or {}).get("paths", []) \
+            if isinstance(record, dict) else []
+        for entry in paths:
+            if not isinstance(entry, dict) or not isinstance(entry.get("_path"), str):
+                continue
+            in_prefix = entry.get("sha256_in_prefix")
+            if entry.get("file_mode") == "binary" or \
+                    (in_prefix and entry.get("sha256") and in_prefix != entry["sha256"]):
+                changed.add(entry["_path"].replace("\\", "/"))
+    return changed
+
+
+def _files(prefix: Path) -> Iterator[Path]:
+    """Every regular file of the prefix that may hold it: no links (the ``pkgs`` link to the
+    shared cache), no ``conda-meta``, no byte code."""
+    for dirpath, dirnames, filenames in os.walk(prefix):
+        here = Path(dirpath)
+        dirnames[:] = sorted(d for d in dirnames
+                             if d not in SKIP_DIRS and not fsutil.is_link_or_junction(here / d))
+        for name in sorted(filenames):
+            path = here / name
+            if not name.endswith(SKIP_SUFFIXES) and not path.is_symlink() and path.is_file():
+                yield path
 
 
 def relocate(prefix: Path, old: str, platform: Platform) -> Report:
     """Rewrite ``old`` to ``prefix`` in the files that hold it."""
-    new = str(prefix)
-    report = Report(old, new)
-    seen: set[Path] = set()
-    for record in _records(prefix):
-        paths = (record.get("paths_data") or {}).get("paths", [])
-        for entry in paths:
-            if not isinstance(entry, dict) or not entry.get("prefix_placeholder"):
-                continue
-            path = prefix / str(entry["_path"])
-            if not _inside(path, prefix):  # the records are data: never leave the prefix
-                continue
-            seen.add(path)
-            _fix_file(path, entry.get("file_mode", "text") == "binary", old, platform, report)
-    for folder in SCRIPT_DIRS:
-        for path in sorted((prefix / folder).glob("*")) if (prefix / folder).is_dir() else []:
-            if path not in seen and path.is_file() and not path.is_symlink() \
-                    and _shebang_mentions(path, old):
-                _fix_file(path, False, old, platform, report)
+    report = Report(old, str(prefix))
+    linked = _linked_binaries(prefix)
+    needles = [v.encode("utf-8") for v in variants(old, platform)]
+    for path in _files(prefix):
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        if any(n in data for n in needles):
+            linked_here = path.relative_to(prefix).as_posix() in linked
+            _fix_file(path, data, linked_here, platform, report)
     return report
 
 
-def _inside(path: Path, prefix: Path) -> bool:
-    if path.is_symlink():
-        return False
-    try:
-        return path.resolve().is_relative_to(prefix.resolve())
-    except OSError:
-        return False
-
-
-def _shebang_mentions(path: Path, old: str) -> bool:
-    try:
-        with path.open("rb") as handle:
-            first = handle.readline(4096)
-    except OSError:
-        return False
-    return first.startswith(b"#!") and old.encode("utf-8") in first
-
-
-def _fix_file(path: Path, binary: bool, old: str, platform: Platform, report: Report) -> None:
-    try:
-        data = path.read_bytes()
-    except OSError:
+def _fix_file(path: Path, data: bytes, linked: bool, platform: Platform,
+              report: Report) -> None:
+    if b"\0" not in data:
+        changed = replace_text(data, report.old, report.new, platform)
+        if not platform.is_windows:
+            changed = fix_shebang(changed, report.new)
+        if changed != data:
+            _write_atomic(path, changed)
+            report.rewritten.append(path)
         return
-    if old.encode("utf-8") not in data and not (
-            platform.is_windows and old.replace("\\", "/").encode("utf-8") in data):
+    if not linked:
+        report.left_alone.append(path)
         return
-    new = str(report.new)
-    changed = replace_binary(data, old, new) if binary else replace_text(data, old, new,
-                                                                         platform)
-    if changed is None:
+    patched = replace_binary(data, report.old, report.new)
+    if patched is None:
         report.binary_skipped.append(path)
-        return
-    if changed != data:
-        _write_atomic(path, changed)
-        (report.binary_patched if binary else report.rewritten).append(path)
+    elif patched != data:
+        _write_atomic(path, patched)
+        report.binary_patched.append(path)
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

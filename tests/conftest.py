@@ -7,6 +7,7 @@ import datetime
 import os
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.project import Project
-from tests.standin import reliability
+from tests.standin import realmm, reliability
 from tests.standin.containment import VERDICTS as CONTAINMENT_VERDICTS
 from tests.standin.fixtures import *  # noqa: F403 - stand-in micromamba, channel, server
 from tests.standin.fixtures import CondaChannel, MicromambaRelease
@@ -29,6 +30,51 @@ _SCRUB = ("CONDA_", "MAMBA_", "MAMBABOOT_", "PYTHONHOME", "PYTHONPATH", "VIRTUAL
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--run-network", action="store_true",
                      help="run tests that need the real internet (marker 'network')")
+
+
+@pytest.hookimpl(tryfirst=True)  # before the fixtures' own params (mambaboot's)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked ``conformance`` run against the stand-in and the real micromamba (the
+    real one skips with the reason when this machine has none). With the real binary they
+    run from source only (``conformance(frozen=True)``: frozen too), which keeps the suite's
+    time in bounds; the stand-in runs keep both."""
+    mark = metafunc.definition.get_closest_marker("conformance")
+    if mark is None or "micromamba_kind" not in metafunc.fixturenames:
+        return
+    reason = realmm.skip_reason()
+    real = [pytest.mark.skipif(bool(reason), reason=reason)]
+    if "mambaboot" not in metafunc.fixturenames:
+        metafunc.parametrize("micromamba_kind", [realmm.STANDIN, pytest.param(
+            realmm.REAL, marks=real)], indirect=True)
+        return
+    combos = [pytest.param("source", realmm.STANDIN, id="source-standin"),
+              pytest.param("frozen", realmm.STANDIN, marks=pytest.mark.frozen,
+                           id="frozen-standin"),
+              pytest.param("source", realmm.REAL, marks=real, id="source-real")]
+    if mark.kwargs.get("frozen"):
+        combos.append(pytest.param("frozen", realmm.REAL, marks=[*real, pytest.mark.frozen],
+                                   id="frozen-real"))
+    combos = [c for c in combos if c.values[0] in KINDS]  # MAMBABOOT_TEST_KINDS
+    # as a marker, so that mambaboot's own params (source, frozen) give way to these
+    metafunc.definition.add_marker(pytest.mark.parametrize(
+        ("mambaboot", "micromamba_kind"), combos, indirect=True))
+
+
+def _kinds() -> list[str]:
+    """The ways tests run mambaboot: ``source`` and ``frozen``, or those that
+    MAMBABOOT_TEST_KINDS names (``make test-windows`` runs the frozen exe only under Wine,
+    where each run costs seconds: the same code runs from source on Linux and on Windows
+    in the GitHub workflow)."""
+    wanted = [k.strip() for k in os.environ.get("MAMBABOOT_TEST_KINDS", "").split(",")
+              if k.strip()] or ["source", "frozen"]
+    unknown = set(wanted) - {"source", "frozen"}
+    if unknown:
+        raise pytest.UsageError(f"MAMBABOOT_TEST_KINDS: unknown {sorted(unknown)}; "
+                                "use source, frozen or both")
+    return wanted
+
+
+KINDS = _kinds()  # read before the autouse fixture scrubs MAMBABOOT_* variables
 
 
 def _under_wine() -> bool:
@@ -191,21 +237,8 @@ def _source_argv() -> list[str]:
 SOURCE_ARGV = _source_argv()
 
 
-def _kinds() -> list[Any]:
-    """The ways tests run mambaboot: ``source`` and ``frozen``, or those that
-    MAMBABOOT_TEST_KINDS names (``make test-windows`` runs the frozen exe only under Wine,
-    where each run costs seconds: the same code runs from source on Linux and on Windows
-    in the GitHub workflow)."""
-    wanted = [k.strip() for k in os.environ.get("MAMBABOOT_TEST_KINDS", "").split(",")
-              if k.strip()] or ["source", "frozen"]
-    unknown = set(wanted) - {"source", "frozen"}
-    if unknown:
-        raise pytest.UsageError(f"MAMBABOOT_TEST_KINDS: unknown {sorted(unknown)}; "
-                                "use source, frozen or both")
-    return [pytest.param(k, marks=pytest.mark.frozen) if k == "frozen" else k for k in wanted]
-
-
-@pytest.fixture(params=_kinds())
+@pytest.fixture(params=[pytest.param(k, marks=pytest.mark.frozen) if k == "frozen" else k
+                        for k in KINDS])
 def mambaboot(request: pytest.FixtureRequest, isolated_home: Path) -> Mambaboot:
     """mambaboot as a process, once from source and once as the frozen executable."""
     if request.param == "frozen":
@@ -241,11 +274,13 @@ _TALLIES = pytest.StashKey[reliability.Tallies]()
 _PARTIAL = pytest.StashKey[bool]()
 _OUTCOME = pytest.StashKey[str]()
 _EXAMPLES = pytest.StashKey[int]()
+_REAL = pytest.StashKey[reliability.RealRuns]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_TALLIES] = {}
     config.stash[_PARTIAL] = False
+    config.stash[_REAL] = reliability.RealRuns()
 
 
 def pytest_deselected(items: Sequence[pytest.Item]) -> None:
@@ -255,10 +290,14 @@ def pytest_deselected(items: Sequence[pytest.Item]) -> None:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: object) -> None:
-    """pytest-xdist (``make test-windows`` runs workers): a worker's reliability rows."""
-    tallies = node.config.stash[_TALLIES]
-    for data in getattr(node, "workeroutput", {}).get("reliability", []):
-        reliability.merge(tallies, data)
+    """pytest-xdist (``make test-windows`` runs workers): a worker's reliability rows and
+    real-micromamba outcomes."""
+    output = getattr(node, "workeroutput", {})
+    for data in output.get("reliability", []):
+        reliability.merge(node.config.stash[_TALLIES], data)
+    real = node.config.stash[_REAL]
+    for test, counts in output.get("real", {}).items():
+        real.outcomes.setdefault(test, Counter()).update(counts)
 
 
 @pytest.fixture
@@ -271,12 +310,24 @@ def fault_count(request: pytest.FixtureRequest) -> Callable[[int], None]:
     return add
 
 
+def _real_sides(item: pytest.Item) -> tuple[str, ...]:
+    """Which micromamba a test ran against, for the real-micromamba section: its
+    ``micromamba_kind`` when marked conformance; both for the contract probes."""
+    if Path(str(item.fspath)).name == "test_contract.py":
+        return (realmm.STANDIN, realmm.REAL)
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    if item.get_closest_marker("conformance") is not None and "micromamba_kind" in params:
+        return (str(params["micromamba_kind"]),)
+    return ()
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
                               ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     mark = item.get_closest_marker("fault")
-    if mark is None:
+    sides = _real_sides(item)
+    if mark is None and not sides:
         return report
     outcome = item.stash.get(_OUTCOME, "passed")
     if report.failed:
@@ -284,10 +335,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
     elif report.skipped and outcome != "failed":
         outcome = "skipped"
     item.stash[_OUTCOME] = outcome
-    if report.when == "teardown":
+    if report.when != "teardown":
+        return report
+    for side in sides:
+        name = f"{Path(str(item.fspath)).name}::{getattr(item, 'originalname', item.name)}"
+        item.config.stash[_REAL].add(name, side, outcome)
+    if mark is not None:
         params = getattr(getattr(item, "callspec", None), "params", {})
-        flavour = str(params.get("mambaboot", "frozen" if "frozen" in getattr(
-            item, "fixturenames", ()) else "in-process"))
+        flavour = "real" if params.get("micromamba_kind") == realmm.REAL else str(
+            params.get("mambaboot", "frozen" if "frozen" in getattr(
+                item, "fixturenames", ()) else "in-process"))
         reliability.record(item.config.stash[_TALLIES], mark.args,
                            str(mark.kwargs.get("expect", "")), node_id=item.nodeid,
                            flavour=flavour, outcome=outcome,
@@ -302,6 +359,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitC
     worker_output = getattr(config, "workeroutput", None)
     if worker_output is not None:  # a pytest-xdist worker: its rows go to the controller
         worker_output["reliability"] = [reliability.to_json(row) for row in tallies.values()]
+        worker_output["real"] = {test: dict(counts) for test, counts in
+                                 config.stash.get(_REAL, reliability.RealRuns()).outcomes.items()}
         return
     forced = os.environ.get("MAMBABOOT_RELIABILITY_REPORT")
     full = (config.args_source is pytest.Config.ArgsSource.TESTPATHS
@@ -310,5 +369,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitC
             and exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED))
     if tallies and (forced or full):
         target = Path(forced) if forced else REPO / "docs" / "reliability.md"
-        target.write_text(reliability.markdown(tallies.values(), datetime.date.today()),
+        real = config.stash.get(_REAL, reliability.RealRuns())
+        real.version = realmm.real_version()
+        target.write_text(reliability.markdown(tallies.values(), datetime.date.today(), real),
                           encoding="utf-8")

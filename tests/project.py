@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,16 @@ MICROMAMBA = "micromamba.exe" if IS_WINDOWS else "micromamba"  # its name in the
 def python_in(prefix: Path) -> Path:
     """The interpreter of a conda prefix: ``python.exe`` on Windows, ``bin/python`` else."""
     return prefix / "python.exe" if IS_WINDOWS else prefix / "bin" / "python"
+
+
+def split_logged(line: str) -> list[str]:
+    """A command line as mambaboot logs it: shell-quoted on POSIX, in the C runtime's rules
+    on Windows (``subprocess.list2cmdline``)."""
+    if IS_WINDOWS:
+        from tests.winargv import parse_crt
+
+        return parse_crt(line)
+    return shlex.split(line)
 
 
 def same_path(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
@@ -98,6 +109,21 @@ allow_http = true
         data: dict[str, Any] = json.loads(
             (self.prefix / "conda-meta" / "mambaboot" / "receipt.json").read_text(encoding="utf-8"))
         return data
+
+    def micromamba_runs(self, command: str = "") -> list[list[str]]:
+        """The micromamba command lines mambaboot started with this project's cache, read
+        from its logs (the same for the stand-in and the real binary); ``command`` keeps
+        those whose first argument it is (``create``, ``env``, ...)."""
+        runs = []
+        logs = (self.cache / "logs").glob("*.log")  # mambaboot-COMMAND-DATE-TIME-PID.log
+        for log in sorted(logs, key=lambda p: p.name.split("-")[2:]):
+            for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+                _, marker, text = line.partition("] $ ")
+                argv = split_logged(text.split("    (in ", 1)[0]) if marker else []
+                if argv and Path(argv[0]).stem == "micromamba" and \
+                        (not command or argv[1:2] == [command]):
+                    runs.append(argv)
+        return runs
 
     def args(self, *extra: str) -> list[str]:
         return ["create", "--config", str(self.config), "--no-pause", *extra]

@@ -16,6 +16,7 @@ from tests.conftest import IS_WINDOWS, Mambaboot, tree
 from tests.project import MICROMAMBA, Project
 from tests.standin.fixtures import MicromambaRelease, host_subdir
 from tests.standin.server import LoopbackServer
+from tests.test_relocate import text_files_holding
 
 HELLO_SH = 'echo "hello from $CONDA_PREFIX" > "$MAMBABOOT_CONFIG_DIR/hello.txt"\n'
 HELLO_BAT = '@echo hello from %CONDA_PREFIX%> "%MAMBABOOT_CONFIG_DIR%\\hello.txt"\n'
@@ -50,6 +51,7 @@ def bundle(mambaboot: Mambaboot, project: Project, tmp_path: Path) -> Path:
     return out
 
 
+@pytest.mark.conformance
 def test_pack_writes_a_self_contained_bundle(mambaboot: Mambaboot, bundle: Path,
                                              micromamba_release: MicromambaRelease) -> None:
     manifest = json.loads((bundle / "bundle.json").read_text())
@@ -74,6 +76,7 @@ def test_pack_writes_a_self_contained_bundle(mambaboot: Mambaboot, bundle: Path,
     assert not list((bundle / "CACHE" / "root").glob("pack-*")), "staging removed"
 
 
+@pytest.mark.conformance(frozen=True)
 def test_offline_create_from_the_bundle_with_no_network(
         mambaboot: Mambaboot, project: Project, bundle: Path, http_server: LoopbackServer,
         tmp_path: Path) -> None:
@@ -91,6 +94,7 @@ def test_offline_create_from_the_bundle_with_no_network(
     assert receipt["complete"] is True
 
 
+@pytest.mark.conformance
 def test_bundle_is_used_automatically_when_the_network_is_down(
         mambaboot: Mambaboot, bundle: Path, http_server: LoopbackServer,
         tmp_path: Path) -> None:
@@ -102,6 +106,7 @@ def test_bundle_is_used_automatically_when_the_network_is_down(
     assert "installing from the bundle" in result.out
 
 
+@pytest.mark.conformance
 def test_altered_package_is_refused_before_anything_is_linked(
         mambaboot: Mambaboot, bundle: Path, http_server: LoopbackServer,
         tmp_path: Path) -> None:
@@ -147,6 +152,7 @@ def test_pack_for_another_platform(mambaboot: Mambaboot, project: Project,
     assert f"is for {OTHER_SUBDIR}" in here.err
 
 
+@pytest.mark.conformance
 def test_moved_environment_is_relocated(mambaboot: Mambaboot, project: Project,
                                         tmp_path: Path) -> None:
     project.write_config(env_extra='specs = ["conda", "mamba", "uv", "prefixdata"]')
@@ -158,6 +164,7 @@ def test_moved_environment_is_relocated(mambaboot: Mambaboot, project: Project,
     result = mambaboot("relocate", str(longer))
     assert result.code == 0, result.text
     assert (longer / "share/prefixdata/where.txt").read_text() == f"prefix={longer}\n"
+    assert text_files_holding(longer, old) == []
     assert "where.bin" in result.err, "a binary that cannot take the longer path is reported"
     run = mambaboot("run", str(longer), "--", "conda", "--version")
     assert run.code == 0, run.text

@@ -1,5 +1,6 @@
 """End to end: the real download -> verify -> create -> finish -> verify -> scripts path,
-against the stand-in micromamba and a loopback channel, from source and frozen."""
+against a loopback channel, from source and frozen. Tests marked ``conformance`` run with
+the stand-in micromamba and with the real one (tests/standin/realmm.py) alike."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ def creates(release: Any) -> list[dict[str, Any]]:
     return [c for c in release.calls() if "create" in c["argv"]]
 
 
+@pytest.mark.conformance(frozen=True)
 def test_fresh_create_builds_a_complete_environment(
         mambaboot: Mambaboot, project: Project, micromamba_release: Any,
         isolated_home: Path) -> None:
@@ -50,29 +52,41 @@ def test_fresh_create_builds_a_complete_environment(
     assert "@EXPLICIT" in lock
     assert "Environment created." in result.out
     assert tree(isolated_home) == {}, "nothing may be written to the user's HOME"
-    (call,) = creates(micromamba_release)
-    child_home = Path(call["env"]["HOME"])
-    assert child_home.is_relative_to(project.cache), "micromamba's HOME is redirected"
-    assert (child_home / ".conda" / "environments.txt").read_text().strip() == str(prefix)
-    assert call["env"]["MAMBA_ROOT_PREFIX"] == str(project.cache / "root")
-    assert call["env"]["CONDA_PKGS_DIRS"] == str(project.cache / "pkgs")
+    private_home = project.cache / "root" / "profile" / "home"
+    registered = private_home / ".conda" / "environments.txt"
+    assert registered.read_text().strip() == str(prefix), "micromamba's HOME is redirected"
+    assert list((project.cache / "pkgs").rglob("python-*.tar.bz2")), "CACHE/pkgs is used"
+    (argv,) = project.micromamba_runs("create")
+    assert argv[argv.index("-r") + 1] == str(project.cache / "root")
     for flag in ("-y", "--no-rc", "--override-channels", "--strict-channel-priority",
                  "--no-shortcuts"):
-        assert flag in call["argv"]
+        assert flag in argv
 
 
+def test_micromamba_gets_a_private_profile_root_and_package_cache(
+        mambaboot: Mambaboot, project: Project, micromamba_release: Any) -> None:
+    assert mambaboot(*project.args()).code == 0
+    (call,) = creates(micromamba_release)
+    child_home = Path(call["env"]["HOME"])
+    assert child_home == project.cache / "root" / "profile" / "home"
+    assert call["env"]["MAMBA_ROOT_PREFIX"] == str(project.cache / "root")
+    assert call["env"]["CONDA_PKGS_DIRS"] == str(project.cache / "pkgs")
+
+
+@pytest.mark.conformance
 def test_second_run_is_a_noop_that_starts_no_micromamba(
         mambaboot: Mambaboot, project: Project, micromamba_release: Any) -> None:
     assert mambaboot(*project.args()).code == 0
-    calls_after_first = len(micromamba_release.calls())
+    runs_after_first = len(project.micromamba_runs())
     receipt_before = project.receipt()
     second = mambaboot(*project.args())
     assert second.code == 0, second.text
     assert "Nothing to do" in second.out
-    assert len(micromamba_release.calls()) == calls_after_first
+    assert len(project.micromamba_runs()) == runs_after_first
     assert project.receipt()["stages"] == receipt_before["stages"]
 
 
+@pytest.mark.conformance
 def test_scripts_run_inside_the_activated_environment(
         mambaboot: Mambaboot, project: Project, tmp_path: Path) -> None:
     env_yml = project.root / "environment.yml"
@@ -118,6 +132,7 @@ def test_checksum_mismatch_exits_5_and_keeps_nothing(
     assert micromamba_release.calls() == [], "an unverified binary never runs"
 
 
+@pytest.mark.conformance
 def test_failing_script_exits_8_and_rerun_resumes_there(
         mambaboot: Mambaboot, project: Project, micromamba_release: Any) -> None:
     log, fixed = project.root / "ran.txt", project.root / "fixed"
@@ -135,7 +150,7 @@ def test_failing_script_exits_8_and_rerun_resumes_there(
     second = mambaboot(*project.args())
     assert second.code == 0, second.text
     assert log.read_text().split() == ["first", "flaky", "flaky", "last"]
-    assert len(creates(micromamba_release)) == 1, "the environment was not re-created"
+    assert len(project.micromamba_runs("create")) == 1, "the environment was not re-created"
     assert project.receipt()["complete"] is True
 
 
@@ -160,6 +175,7 @@ def test_strict_refuses_an_activated_shell(mambaboot: Mambaboot, project: Projec
     assert not project.prefix.exists()
 
 
+@pytest.mark.conformance
 def test_run_executes_inside_the_environment_and_passes_the_exit_code(
         mambaboot: Mambaboot, project: Project) -> None:
     assert mambaboot(*project.args()).code == 0
@@ -181,9 +197,11 @@ def test_run_executes_inside_the_environment_and_passes_the_exit_code(
     assert "No conda environment" in missing.err
 
 
+@pytest.mark.conformance
 def test_copy_makes_micromamba_copy_instead_of_link(
         mambaboot: Mambaboot, project: Project, micromamba_release: Any) -> None:
     result = mambaboot(*project.args("--copy"))
     assert result.code == 0, result.text
-    (call,) = creates(micromamba_release)
-    assert "--always-copy" in call["argv"]
+    (argv,) = project.micromamba_runs("create")
+    assert "--always-copy" in argv
+    assert (project.prefix / "bin" / "uv").stat().st_nlink == 1, "copied, not hard-linked"

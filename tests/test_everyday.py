@@ -41,6 +41,7 @@ def test_list_shows_name_python_state_and_size(mambaboot: Mambaboot, project: Pr
     assert data["environments"][0]["size"] > 0
 
 
+@pytest.mark.conformance
 def test_remove_only_what_mambaboot_made(mambaboot: Mambaboot, project: Project) -> None:
     created(mambaboot, project)
     foreign = project.envs / "foreign"
@@ -190,6 +191,7 @@ def private_temp(tmp_path: Path) -> tuple[Path, dict[str, str]]:
 
 
 @pytest.mark.posix
+@pytest.mark.conformance
 def test_shell_opens_an_activated_interactive_shell(mambaboot: Mambaboot, project: Project,
                                                     tmp_path: Path) -> None:
     created(mambaboot, project)

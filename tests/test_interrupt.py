@@ -4,14 +4,12 @@ completes."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Mambaboot
 from tests.project import Project
-from tests.standin.fixtures import MicromambaRelease
 from tests.standin.procs import (
     NEW_CONSOLE,
     STOPS,
@@ -22,38 +20,30 @@ from tests.standin.procs import (
 )
 
 pytestmark = pytest.mark.slow
-Release = Callable[..., MicromambaRelease]
 SLEEPER = "import time; time.sleep(120)"
 
 
-def use_fast_release(project: Project, factory: Release) -> None:
-    """Publish a stand-in without the delay under another tag and point the project at it
-    (the slow one stays cached under its own version)."""
-    project.version = factory(version="2.8.2").version
-    project.write_config()
-
-
+@pytest.mark.conformance
 @pytest.mark.fault("interruption", "Ctrl+C and SIGTERM (Windows: Ctrl+Break) during "
                    "micromamba create",
                    expect="exit 130/143; micromamba's tree stopped; receipt incomplete; the "
                           "next run rebuilds and completes")
 @pytest.mark.parametrize(("how", "code"), [stop_param(*stop) for stop in STOPS])
 def test_signal_during_create_stops_micromamba_and_the_next_run_rebuilds(
-        mambaboot: Mambaboot, project: Project, micromamba_release_factory: Release,
-        how: str, code: int) -> None:
-    slow = micromamba_release_factory(delay_create_s=120)
-    project.version = slow.version
-    project.write_config()
-    proc = mambaboot.popen(*project.args(), creationflags=NEW_CONSOLE)
-    wait_for((project.prefix / "conda-meta" / "history").exists, "micromamba create")
+        mambaboot: Mambaboot, project: Project, how: str, code: int) -> None:
+    project.write_config(env_extra='specs = ["conda", "mamba", "uv", "slowlink"]')
+    marker = project.root / "linking-slowlink"  # its post-link script waits while it is set
+    proc = mambaboot.popen(*project.args(), env={"SLOWLINK_MARKER": str(marker)},
+                           creationflags=NEW_CONSOLE)
+    wait_for(marker.exists, "micromamba to run the post-link script", 120)
     interrupt(proc, how)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == code, out + err
     assert "Run the same command again" in err
-    wait_for(lambda: not mentioning(str(project.prefix)), "children to be gone", 10)
+    wait_for(lambda: not mentioning(str(marker)), "the post-link script to be stopped", 10)
+    wait_for(lambda: not mentioning(str(project.prefix)), "micromamba to be gone", 10)
     receipt = project.prefix / "conda-meta" / "mambaboot" / "receipt.json"
     assert not receipt.exists() or '"complete": false' in receipt.read_text()
-    use_fast_release(project, micromamba_release_factory)
     again = mambaboot(*project.args())
     assert again.code == 0, again.text
     assert "interrupted run" in again.err
@@ -74,6 +64,7 @@ def slow_script(project: Project, name: str) -> tuple[Path, Path]:
     return started, sleeper
 
 
+@pytest.mark.conformance
 @pytest.mark.fault("interruption", "SIGINT (Ctrl+C) during a post-install script",
                    expect="exit 130; the script's children stopped; the next run resumes at "
                           "that script")

@@ -152,7 +152,7 @@ def test_option_without_value_exits_114(standin_factory: StandinFactory, tmp_pat
     result = run(standin_factory.install(tmp_path / "mm"), "create", "-p",
                  env=base_env(tmp_path / "home"))
     assert result.returncode == 114
-    assert result.stderr.startswith("--prefix: 1 required PATH missing\n")
+    assert result.stderr.startswith("--prefix: 1 required TEXT missing\n")
 
 
 def test_name_with_prefix_and_no_rc_with_condarc_exit_1(standin_factory: StandinFactory,
@@ -208,13 +208,20 @@ def test_create_succeeds_quietly_on_stderr(created: Created) -> None:
 def test_create_writes_conda_meta_and_history(created: Created) -> None:
     meta = created.prefix / "conda-meta"
     names = sorted(p.name.split("-")[0] for p in meta.glob("*.json"))
-    assert names == ["conda", "mamba", "prefixdata", "python"]
+    assert names == ["conda", "mamba", "pip", "prefixdata", "python"], "pip is implied"
     conda = json.loads(next(meta.glob("conda-25.1.1-*.json")).read_text(encoding="utf-8"))
-    assert conda["url"] == f"{created.channel_url}/noarch/conda-25.1.1-py_0.tar.bz2"
+    assert conda["url"] == f"{created.channel_url}/noarch/conda-25.1.1-pyhd8ed1ab_0.tar.bz2"
     assert conda["md5"] == created.md5("conda") and conda["requested_spec"] == "conda"
-    assert "bin/conda" in conda["files"]
     entry = next(p for p in conda["paths_data"]["paths"] if p["_path"] == "bin/conda")
-    assert entry["file_mode"] == "text"
+    assert entry == {"_path": "bin/conda", "path_type": "unix_python_entry_point"}
+    site = f"lib/python{PYVER.rsplit('.', 1)[0]}/site-packages"
+    assert f"{site}/conda/cli/main.py" in conda["files"], "noarch: python layout"
+    assert any(p["path_type"] == "pyc_file" for p in conda["paths_data"]["paths"])
+    prefixdata = json.loads(next(meta.glob("prefixdata-*.json")).read_text(encoding="utf-8"))
+    where = next(p for p in prefixdata["paths_data"]["paths"]
+                 if p["_path"] == "share/prefixdata/where.txt")
+    assert "prefix_placeholder" not in where and "file_mode" not in where, "as 2.x writes"
+    assert where["sha256_in_prefix"] != where["sha256"]
     history = (meta / "history").read_text(encoding="utf-8").splitlines()
     assert re.fullmatch(r"==> \d{4}-\d\d-\d\d \d\d:\d\d:\d\d <==", history[0])
     assert history[1].startswith(f"# cmd: {created.mm} create -y")
@@ -249,8 +256,9 @@ def test_create_writes_state_and_only_environments_txt_in_home(created: Created)
 
 def test_create_uses_nested_package_cache_layout(created: Created) -> None:
     folder = created.pkgs / "http" / f"127.0.0.1_{created.server.port}" / "conda-forge"
-    assert (folder / "noarch" / "conda-25.1.1-py_0.tar.bz2").is_file()
-    assert (folder / "noarch" / "conda-25.1.1-py_0" / "info" / "repodata_record.json").is_file()
+    assert (folder / "noarch" / "conda-25.1.1-pyhd8ed1ab_0.tar.bz2").is_file()
+    extracted = folder / "noarch" / "conda-25.1.1-pyhd8ed1ab_0"
+    assert (extracted / "info" / "repodata_record.json").is_file()
     assert (folder / "linux-64" / "urls.txt").read_text(encoding="utf-8").startswith(
         created.channel_url + "/linux-64/python-")
     assert list((created.pkgs / "cache").glob("*.json"))
@@ -264,7 +272,8 @@ def test_existing_non_conda_folder_is_refused_untouched(created: Created, tmp_pa
                  created.channel_url, "conda", env=created.env())
     assert result.returncode == 1
     assert result.stderr == ("error    libmamba Non-conda folder exists at prefix - aborting.\n"
-                             "critical libmamba Aborting.\n")
+                             "critical libmamba Non-conda folder exists at prefix - "
+                             "aborting.\n")
     assert [p.name for p in target.iterdir()] == ["keep.txt"]
 
 
@@ -345,7 +354,7 @@ def test_altered_archive_fails_with_md5_message(created: Created, tmp_path: Path
     actual = hashlib.md5((tmp_path / "copies" / tarball.name).read_bytes()).hexdigest()  # noqa: S324
     assert result.stderr == (
         f'error    libmamba File not valid: MD5 doesn\'t match expectation "{tarball}"\n'
-        f"    Expected: {created.md5('prefixdata')}\n    Actual: {actual}\n\n"
+        f"    Expected: {created.md5('prefixdata')}\n    Actual: {actual}\n    \n"
         "critical libmamba Found incorrect downloads. Aborting\n")
     assert "prefixdata-1.0.0-0.tar.bz2 tarball has incorrect MD5" in result.stdout
     assert (target / "conda-meta").is_dir()
@@ -363,11 +372,12 @@ def test_env_export_explicit(created: Created) -> None:
                          "# $ conda create --name <env> --file <this file>",
                          "# platform: linux-64", "@EXPLICIT"]
     python = created.channel.archive("python", "linux-64").name
-    assert lines[4:] == [  # PrefixData::sorted_records: dependencies first
+    assert lines[4:] == [  # PrefixData::sorted_records: by name, dependencies first
         f"{created.channel_url}/linux-64/{python}#{created.md5('python')}",
-        f"{created.channel_url}/noarch/prefixdata-1.0.0-0.tar.bz2#{created.md5('prefixdata')}",
+        f"{created.channel_url}/noarch/conda-25.1.1-pyhd8ed1ab_0.tar.bz2#{created.md5('conda')}",
         f"{created.channel_url}/noarch/mamba-2.1.1-0.tar.bz2#{created.md5('mamba')}",
-        f"{created.channel_url}/noarch/conda-25.1.1-py_0.tar.bz2#{created.md5('conda')}",
+        f"{created.channel_url}/noarch/pip-23.2.1-pyhd8ed1ab_0.tar.bz2#{created.md5('pip')}",
+        f"{created.channel_url}/noarch/prefixdata-1.0.0-0.tar.bz2#{created.md5('prefixdata')}",
     ]
 
 
@@ -379,12 +389,14 @@ def test_shell_activate_bash_text(created: Created) -> None:
     assert result.stdout.splitlines() == [
         f"PS1='({p}) '",
         "export STANDIN_ENV_VARS_D='from-env-vars-d'",
+        "export PREFIXDATA_FROM_ENV_VARS_D='yes'",
         "export MY_VAR='hello'",
         f"export PATH='{p}/bin:{root}/condabin:/usr/bin:/bin'",
         f"export CONDA_PREFIX='{p}'",
         "export CONDA_SHLVL='1'",
         f"export CONDA_DEFAULT_ENV='{p}'",
         f"export CONDA_PROMPT_MODIFIER='({p}) '",
+        f'. "{p}/etc/conda/activate.d/prefixdata.sh"',
         f'. "{p}/etc/conda/activate.d/standin-conda.sh"',
     ]
 
@@ -510,7 +522,8 @@ def test_post_link_script_runs_with_package_variables(standin_factory: StandinFa
                  "hello", env=base_env(tmp_path / "home", CONDA_PKGS_DIRS=str(tmp_path / "p")))
     assert result.returncode == 0, result.stderr
     assert (target / "post-link.txt").read_text(encoding="utf-8") == f"hello 1.0 {target}\n"
-    assert "hello says hi" in result.stdout and not (target / ".messages.txt").exists()
+    assert "hello says hi" in result.stdout
+    assert (target / ".messages.txt").exists(), "2.8.1 leaves it in the prefix"
 
 
 def test_platform_dry_run_and_download_only(created: Created, tmp_path: Path) -> None:
@@ -632,7 +645,7 @@ def test_server_works_as_http_proxy(http_server: LoopbackServer) -> None:
 
 def test_conda_channel_fixture(conda_channel: CondaChannel) -> None:
     repodata = json.loads(fetch(conda_channel.url + "/noarch/repodata.json"))
-    assert "conda-25.1.1-py_0.tar.bz2" in repodata["packages"]
+    assert "conda-25.1.1-pyhd8ed1ab_0.tar.bz2" in repodata["packages"]
     assert json.loads(fetch(conda_channel.url + "/linux-64/repodata.json"))["packages"]
     python = conda_channel.archive("python")
     assert fetch(conda_channel.archive_url("python")) == python.read_bytes()

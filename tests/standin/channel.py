@@ -7,6 +7,7 @@ sha256 are stable from one build to the next.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -41,6 +42,9 @@ class Package:
     binary_placeholder: str = LONG_PLACEHOLDER  # used by "binary" files
     post_link: str | None = None  # bash script text -> bin/.<name>-post-link.sh
     executables: tuple[str, ...] = ()  # extra paths to mark 0o755 (bin/* always are)
+    symlinks: dict[str, str] = field(default_factory=dict)  # path -> relative target
+    noarch: str = "generic"  # for subdir "noarch": "generic" or "python"
+    entry_points: list[str] = field(default_factory=list)  # "cmd = module:func" (python)
 
     @property
     def fn(self) -> str:
@@ -69,7 +73,7 @@ class Package:
             "subdir": self.subdir, "license": "BSD-3-Clause", "timestamp": TIMESTAMP,
         }
         if self.subdir == "noarch":
-            index["noarch"] = "generic"
+            index["noarch"] = self.noarch
         else:
             index["platform"], _, arch = self.subdir.partition("-")
             index["arch"] = {"64": "x86_64"}.get(arch, arch)
@@ -78,7 +82,10 @@ class Package:
 
 def _paths_json(pkg: Package, files: dict[str, bytes]) -> dict[str, Any]:
     paths = []
-    for path in sorted(files):
+    for path in sorted([*files, *pkg.symlinks]):
+        if path in pkg.symlinks:
+            paths.append({"_path": path, "path_type": "softlink", "size_in_bytes": 0})
+            continue
         entry: dict[str, Any] = {
             "_path": path, "path_type": "hardlink",
             "sha256": hashlib.sha256(files[path]).hexdigest(), "size_in_bytes": len(files[path]),
@@ -96,11 +103,15 @@ def _metadata(pkg: Package, files: dict[str, bytes]) -> dict[str, bytes]:
     meta = {
         "info/index.json": json.dumps(pkg.index(), indent=2, sort_keys=True),
         "info/paths.json": json.dumps(_paths_json(pkg, files), indent=2, sort_keys=True),
-        "info/files": "".join(f"{p}\n" for p in sorted(files)),
+        "info/files": "".join(f"{p}\n" for p in sorted([*files, *pkg.symlinks])),
         "info/about.json": json.dumps({"summary": f"{pkg.name} (test stand-in package)"}),
     }
     if has_prefix:
         meta["info/has_prefix"] = has_prefix
+    if pkg.noarch == "python" and pkg.subdir == "noarch":  # conda-build's link.json
+        meta["info/link.json"] = json.dumps({
+            "noarch": {"type": "python", "entry_points": list(pkg.entry_points)},
+            "package_metadata_version": 1}, indent=2)
     return {k: v.encode() for k, v in meta.items()}
 
 
@@ -113,9 +124,15 @@ def build_package(pkg: Package) -> bytes:
     members = {**_metadata(pkg, files), **files}
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:bz2") as archive:
-        for path in sorted(members, key=lambda p: (not p.startswith("info/"), p)):
+        for path in sorted([*members, *pkg.symlinks],
+                           key=lambda p: (not p.startswith("info/"), p)):
             info = tarfile.TarInfo(path)
-            info.size, info.mtime = len(members[path]), MTIME
+            info.mtime = MTIME
+            if path in pkg.symlinks:
+                info.type, info.linkname, info.mode = tarfile.SYMTYPE, pkg.symlinks[path], 0o777
+                archive.addfile(info)
+                continue
+            info.size = len(members[path])
             info.mode = 0o755 if pkg.is_executable(path) else 0o644
             archive.addfile(info, io.BytesIO(members[path]))
     return buffer.getvalue()
@@ -187,19 +204,6 @@ def running_python_version() -> str:
     return "{}.{}.{}".format(*sys.version_info[:3])
 
 
-CONDA_SCRIPT = f"""#!{PLACEHOLDER}/bin/python
-# conda stand-in: just enough to answer --version
-import sys
-
-if __name__ == "__main__":
-    if sys.argv[1:2] == ["--version"]:
-        print("conda 25.1.1")
-        sys.exit(0)
-    print("conda stand-in: only --version is supported", file=sys.stderr)
-    sys.exit(2)
-"""
-
-
 def python_packages(version: str) -> list[Package]:
     major_minor = ".".join(version.split(".")[:2])
     linux = Package("python", version, f"h{major_minor.replace('.', '')}_0_cpython",
@@ -213,39 +217,138 @@ def python_packages(version: str) -> list[Package]:
     return [linux, windows]
 
 
+NOARCH_BUILD = "pyhd8ed1ab_0"  # conda-forge's build string for noarch: python
+CONDA_MAIN = b'''"""conda stand-in: just enough to answer --version."""
+import sys
+
+
+def main() -> int:
+    if sys.argv[1:2] == ["--version"]:
+        print("conda 25.1.1")
+        return 0
+    print("conda stand-in: only --version is supported", file=sys.stderr)
+    return 2
+'''
+PIP_MAIN = b'''"""pip stand-in: --version, as the real pip prints it."""
+import os
+import sys
+
+import pip
+
+
+def main() -> int:
+    if sys.argv[1:2] == ["--version"]:
+        where = os.path.dirname(pip.__file__)
+        print(f"pip {pip.__version__} from {where} (python {sys.version_info[0]}."
+              f"{sys.version_info[1]})")
+        return 0
+    print("pip stand-in: only --version is supported", file=sys.stderr)
+    return 2
+'''
+
+
 def conda_package() -> Package:
-    return Package(
-        "conda", "25.1.1", "py_0", depends=["python >=3.9"],
-        files={
-            "bin/conda": CONDA_SCRIPT.encode(),
-            "etc/conda/activate.d/standin-conda.sh": b"export STANDIN_ACTIVATE_D=1\n",
-            "etc/conda/activate.d/standin-conda.bat": b'@SET "STANDIN_ACTIVATE_D=1"\n',
-        },
-        prefix_files={"bin/conda": "text"},
-    )
+    """``conda`` as a ``noarch: python`` package with an entry point, and
+    ``activate.d`` scripts."""
+    return Package("conda", "25.1.1", NOARCH_BUILD, noarch="python", depends=["python >=3.9"],
+                   files={"site-packages/conda/__init__.py": b'__version__ = "25.1.1"\n',
+                          "site-packages/conda/cli/__init__.py": b"",
+                          "site-packages/conda/cli/main.py": CONDA_MAIN,
+                          "etc/conda/activate.d/standin-conda.sh":
+                              b"export STANDIN_ACTIVATE_D=1\n",
+                          "etc/conda/activate.d/standin-conda.bat":
+                              b'@SET "STANDIN_ACTIVATE_D=1"\n'},
+                   entry_points=["conda = conda.cli.main:main"])
+
+
+def pip_package() -> Package:
+    """A small ``pip`` (``noarch: python``, entry points pip and pip3): micromamba adds pip
+    to python's dependencies, so a channel needs one. The channel of real packages has the
+    real pip (tests/standin/realpkgs.py)."""
+    return Package("pip", "23.2.1", NOARCH_BUILD, noarch="python", depends=["python >=3.7"],
+                   files={"site-packages/pip/__init__.py": b'__version__ = "23.2.1"\n',
+                          "site-packages/pip/_internal/__init__.py": b"",
+                          "site-packages/pip/_internal/cli/__init__.py": b"",
+                          "site-packages/pip/_internal/cli/main.py": PIP_MAIN},
+                   entry_points=["pip = pip._internal.cli.main:main",
+                                 "pip3 = pip._internal.cli.main:main"])
+
+
+PREFIXDATA_ACTIVATE = f'export PREFIXDATA_HOME="{PLACEHOLDER}/share/prefixdata"\n'
+PREFIXDATA_TOOL = f'''#!{PLACEHOLDER}/bin/python
+import sys
+print("prefixdata-tool", sys.prefix)
+'''
+PREFIXDATA_POST_LINK = 'echo "prefixdata: linked into $PREFIX" >> "$PREFIX/.messages.txt"\n'
+
+
+def prefixdata_package() -> Package:
+    """Placeholders in text and binary files, activate.d, env_vars.d, a post-link message."""
+    text = {
+        "share/prefixdata/where.txt": f"prefix={PLACEHOLDER}\n",
+        "etc/conda/activate.d/prefixdata.sh": PREFIXDATA_ACTIVATE,
+        "lib/pkgconfig/prefixdata.pc": f"prefix={PLACEHOLDER}\nlibdir=${{prefix}}/lib\n"
+                                       "Name: prefixdata\nVersion: 1.0.0\nDescription: test\n",
+        "bin/prefixdata-tool": PREFIXDATA_TOOL,
+    }
+    binary = b"WHERE\0" + LONG_PLACEHOLDER.encode() + b"/share/prefixdata\0TAIL\0"
+    files = {k: v.encode() for k, v in text.items()}
+    files["share/prefixdata/where.bin"] = binary
+    files["etc/conda/env_vars.d/prefixdata.json"] = json.dumps(
+        {"PREFIXDATA_FROM_ENV_VARS_D": "yes"}).encode()
+    return Package("prefixdata", "1.0.0", "0", files=files,
+                   prefix_files={**dict.fromkeys(text, "text"),
+                                 "share/prefixdata/where.bin": "binary"},
+                   post_link=PREFIXDATA_POST_LINK)
+
+
+SLOWLINK_POST_LINK = """# SLOWLINK_MARKER set: touch it, then take two minutes (a create to
+# interrupt); the waiting shell names the marker in its command line, so a test sees it stop.
+if [ -n "${SLOWLINK_MARKER:-}" ]; then
+    sh -c 'touch "$0"; sleep 120; :' "$SLOWLINK_MARKER"
+fi
+"""
+
+
+# the same for Windows (Scripts\.slowlink-post-link.bat, run by cmd.exe): the waiting
+# python names the marker in its command line
+SLOWLINK_POST_LINK_BAT = (b'@IF "%SLOWLINK_MARKER%"=="" EXIT /B 0\r\n'
+                          b'@type nul > "%SLOWLINK_MARKER%"\r\n'
+                          b'@"%PREFIX%\\python.exe" -c "import time; time.sleep(120)" '
+                          b'"%SLOWLINK_MARKER%"\r\n')
+
+
+def slowlink_package() -> Package:
+    """A package whose post-link script holds micromamba's create when asked to."""
+    return Package("slowlink", "1.0.0", "0", files={
+        "share/slowlink/README": b"slow\n",
+        "Scripts/.slowlink-post-link.bat": SLOWLINK_POST_LINK_BAT,
+    }, post_link=SLOWLINK_POST_LINK)
 
 
 def default_packages(python_version: str | None = None) -> list[Package]:
-    """python (linux-64 + win-64), conda, mamba, uv and prefixdata (relocation checks);
-    conda, mamba and uv also as win-64 builds with Windows files (winstandin.py)."""
+    """python (linux-64 + win-64), pip, conda, mamba, uv, prefixdata (relocation checks)
+    and slowlink (interruption); conda, mamba and uv also as win-64 builds with Windows
+    files (winstandin.py)."""
     from tests.standin.winstandin import windows_packages
 
     version = python_version or running_python_version()
+    return [*python_packages(version), pip_package(), conda_package(), *shell_tools(),
+            prefixdata_package(), slowlink_package(), *windows_packages()]
+
+
+def shell_tools() -> list[Package]:
+    """mamba and uv: shell stand-ins (no real ones on this machine)."""
     mamba = Package("mamba", "2.1.1", "0", files={
         "bin/mamba": b"#!/bin/sh\necho 'mamba 2.1.1'\n",
         "etc/conda/env_vars.d/mamba-standin.json":
             json.dumps({"standin_env_vars_d": "from-env-vars-d"}).encode(),
     })
     uv = Package("uv", "0.5.31", "0", files={"bin/uv": b"#!/bin/sh\necho 'uv 0.5.31'\n"})
-    where_bin = b"WHERE\0" + LONG_PLACEHOLDER.encode() + b"/share/prefixdata\0TAIL\0"
-    prefixdata = Package("prefixdata", "1.0.0", "0", files={
-        "share/prefixdata/where.txt": f"prefix={PLACEHOLDER}\n".encode(),
-        "share/prefixdata/where.bin": where_bin,
-    }, prefix_files={"share/prefixdata/where.txt": "text", "share/prefixdata/where.bin": "binary"})
-    return [*python_packages(version), conda_package(), mamba, uv, prefixdata,
-            *windows_packages()]
+    return [mamba, uv]
 
 
+@functools.lru_cache(maxsize=4)  # the real binary is published for many tests
 def build_micromamba_package(binary: bytes, subdir: str, version: str = "2.8.1",
                              build_number: int = 0) -> bytes:
     """A conda-forge style ``micromamba`` package holding ``binary`` (see contract 1.3)."""

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from tests.standin import winstandin
+from tests.standin import realmm, realpkgs, winstandin
 from tests.standin.channel import (
     ChannelFolder,
     Package,
@@ -33,6 +33,7 @@ from tests.standin.channel import (
     host_subdir,
     write_channel,
 )
+from tests.standin.realmm import REAL, STANDIN
 from tests.standin.server import LoopbackServer
 
 __all__ = [
@@ -44,10 +45,12 @@ __all__ = [
     "default_standin_config",
     "host_subdir",
     "http_server",
+    "micromamba_kind",
     "micromamba_release",
     "micromamba_release_factory",
     "publish_release",
     "read_calls",
+    "real_channel_folder",
     "standin_factory",
     "standin_source",
     "write_executable",
@@ -215,6 +218,7 @@ class MicromambaRelease:
     archive: bytes
     record_file: Path
     config: dict[str, Any] = field(default_factory=dict)
+    kind: str = STANDIN  # or REAL: the real micromamba, which records no calls
 
     @property
     def sha256(self) -> str:
@@ -241,6 +245,11 @@ class MicromambaRelease:
         return f"/releases/{where}/{name}"
 
     def calls(self) -> list[dict[str, Any]]:
+        """The stand-in's invocation records. The real binary keeps none: a test that runs
+        both reads mambaboot's log instead (``Project.micromamba_runs``)."""
+        if self.kind == REAL:
+            raise AssertionError("the real micromamba records no calls; use the log "
+                                 "(Project.micromamba_runs) in a conformance test")
         return read_calls(self.record_file)
 
 
@@ -282,11 +291,35 @@ def standin_factory(tmp_path_factory: pytest.TempPathFactory) -> StandinFactory:
 
 
 @pytest.fixture
-def conda_channel(http_server: LoopbackServer,
-                  tmp_path_factory: pytest.TempPathFactory) -> CondaChannel:
-    """The default packages (running Python's version) served at ``/conda-forge``."""
+def micromamba_kind(request: pytest.FixtureRequest) -> str:
+    """Which micromamba a test runs: ``standin``, or ``real`` for tests marked
+    ``conformance`` (tests/conftest.py parametrises those with both)."""
+    return str(getattr(request, "param", STANDIN))
+
+
+@pytest.fixture(scope="session")
+def real_channel_folder(tmp_path_factory: pytest.TempPathFactory) -> ChannelFolder:
+    """The channel of real packages (tests/standin/realpkgs.py), built once per session."""
+    interpreter = realpkgs.find_interpreter()
+    if interpreter is None:
+        pytest.skip("no CPython tree of the running version to package (set "
+                    "MAMBABOOT_TEST_PYTHON_ROOT)")
+    return realpkgs.build_channel(tmp_path_factory.mktemp("real-channel") / "conda-forge",
+                                  interpreter)
+
+
+@pytest.fixture
+def conda_channel(http_server: LoopbackServer, tmp_path_factory: pytest.TempPathFactory,
+                  micromamba_kind: str, request: pytest.FixtureRequest) -> CondaChannel:
+    """The default packages (running Python's version) served at ``/conda-forge``; for the
+    real micromamba, a copy of the channel of real packages."""
     root = tmp_path_factory.mktemp("channel") / "conda-forge"
-    folder = write_channel(root, default_packages())
+    if micromamba_kind == REAL:
+        built: ChannelFolder = request.getfixturevalue("real_channel_folder")
+        shutil.copytree(built.root, root)
+        folder = ChannelFolder(root, built.packages, built.records)
+    else:
+        folder = write_channel(root, default_packages())
     http_server.mount("/conda-forge/", root)
     return CondaChannel(http_server.url_for("/conda-forge"), root, folder.packages, folder,
                         http_server)
@@ -326,4 +359,19 @@ def micromamba_release(request: pytest.FixtureRequest,
         @pytest.mark.parametrize("micromamba_release", [{"fail_create": "x"}], indirect=True)
     """
     config = dict(getattr(request, "param", None) or {})
+    if request.getfixturevalue("micromamba_kind") == REAL:
+        if config:
+            raise AssertionError(f"the real micromamba takes no stand-in config: {config}")
+        return real_release(request.getfixturevalue("http_server"))
     return micromamba_release_factory(**config)
+
+
+def real_release(server: LoopbackServer) -> MicromambaRelease:
+    """The real micromamba published like a release (skips when there is none)."""
+    if realmm.real_binary() is None:
+        pytest.skip(realmm.skip_reason())
+    binary = realmm.real_bytes()
+    platforms = (host_subdir(),)
+    archive = publish_release(server, binary, platforms=platforms)
+    return MicromambaRelease(server, RELEASE_TAG, platforms, binary, archive,
+                             Path(os.devnull), kind=REAL)

@@ -1,9 +1,10 @@
 """The real micromamba served like a release (contract 1.1), and a channel whose ``python``
 package works with it, so that end-to-end tests can run against the real binary too.
 
-Minimal on purpose (one binary, one platform); a general conformance layer may replace it.
-The binary is read where it is (``MAMBABOOT_REAL_MICROMAMBA``, default the shared tools
-folder) and served from the loopback server; mambaboot downloads and verifies it as usual.
+Minimal on purpose (one binary, one platform): the update tests use it; the conformance
+layer (tests/standin/realmm.py, realpkgs.py) finds the binary the same way and builds a
+channel of real packages. The binary is read where it is and served from the loopback
+server; mambaboot downloads and verifies it as usual.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ import os
 import sys
 from pathlib import Path
 
+from tests.standin import realmm
 from tests.standin.channel import Package, default_packages, host_subdir, running_python_version
 from tests.standin.fixtures import MicromambaRelease, publish_release
 from tests.standin.server import LoopbackServer
 
-REAL_MICROMAMBA = Path(os.environ.get("MAMBABOOT_REAL_MICROMAMBA",
-                                      "/work/shared/tools/micromamba/micromamba-linux-64"))
+REAL_MICROMAMBA = realmm.real_binary() or Path(os.devnull)
 REAL_PLATFORM = "linux-64"
 REAL_TAG = "2.8.1-0"
 
@@ -26,8 +27,8 @@ def unavailable() -> str | None:
     """Why the real micromamba cannot run here, or None."""
     if host_subdir() != REAL_PLATFORM:
         return f"the real micromamba here is for {REAL_PLATFORM}, this is {host_subdir()}"
-    if not REAL_MICROMAMBA.is_file():
-        return f"no real micromamba at {REAL_MICROMAMBA} (MAMBABOOT_REAL_MICROMAMBA)"
+    if realmm.real_binary() is None:
+        return realmm.skip_reason()
     return None
 
 
@@ -53,8 +54,7 @@ def real_python_package() -> Package:
 
 
 def real_packages(extra: list[Package]) -> list[Package]:
-    """The default test packages with a working python, the ``pip`` micromamba adds to
-    python's dependencies (contract Appendix E), and ``extra``."""
+    """The default test packages (they hold the ``pip`` micromamba adds to python's
+    dependencies, contract Appendix E) with a working python, and ``extra``."""
     kept = [p for p in default_packages() if p.name != "python"]
-    pip = Package("pip", "25.0", "0", files={"share/pip-standin.txt": b"pip\n"})
-    return [*kept, real_python_package(), pip, *extra]
+    return [*kept, real_python_package(), *extra]

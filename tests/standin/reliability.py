@@ -20,7 +20,7 @@ CONTAINMENT = ("containment", "files written outside the prefix, the cache, the 
                               "mambaboot's own temp folder",
                "nothing: HOME, the working directory and TMPDIR are unchanged after each "
                "process-level scenario")
-FLAVOURS = ("source", "frozen", "in-process")
+FLAVOURS = ("source", "frozen", "in-process", "real")
 
 
 @dataclass
@@ -80,7 +80,55 @@ def record(tallies: Tallies, mark_args: tuple[object, ...], expect: str, *, node
         box.add(node_id, flavour, "passed" if contained else "failed", 0)
 
 
-def markdown(tallies: Iterable[FaultTally], day: datetime.date) -> str:
+@dataclass
+class RealRuns:
+    """Outcomes of the tests that ran against the real micromamba (marker ``conformance``,
+    and tests/test_contract.py), per test function and side (stand-in or real)."""
+
+    version: str = ""
+    outcomes: dict[str, Counter[str]] = field(default_factory=dict)
+
+    def add(self, test: str, side: str, outcome: str) -> None:
+        self.outcomes.setdefault(test, Counter())[f"{side} {outcome}"] += 1
+
+
+def real_section(runs: RealRuns) -> list[str]:
+    """What was verified with the real micromamba: one row per test function."""
+    real = Counter(outcome.split()[1] for c in runs.outcomes.values()
+                   for outcome in c.elements() if outcome.split()[0] != "standin")
+    lines = [
+        "", "## Verified with the real micromamba", "",
+        f"The tests below ran against the real micromamba {runs.version or '(absent)'} "
+        "(`tests/standin/realmm.py`: `MAMBABOOT_REAL_MICROMAMBA`, else "
+        "`shared/tools/micromamba/` above the repository), published by the loopback server "
+        "as a release download with its `.sha256`, installing a channel of real conda "
+        "packages built by the fixtures (`tests/standin/realpkgs.py`: this machine's CPython "
+        "made relocatable, pip and packaging as `noarch: python` with entry points, "
+        "placeholders in text and binary files, `activate.d`, `env_vars.d`, post-link "
+        "scripts). The end-to-end tests run the same assertions against the stand-in; "
+        "`tests/test_contract.py` runs identical probes against both binaries and compares "
+        "the answers.", "",
+        f"Against the real binary: {sum(real.values())} runs, {real['passed']} passed, "
+        f"{real['failed']} failed, {real['skipped']} skipped.", "",
+        "| test | stand-in | real micromamba |", "|---|---|---|",
+    ]
+    for test, counts in sorted(runs.outcomes.items()):
+        cells = [_side(counts, "standin"), _side(counts, "real")]
+        lines.append(f"| {test} | {cells[0]} | {cells[1]} |")
+    return lines
+
+
+def _side(counts: Counter[str], side: str) -> str:
+    ran = {k.split()[1]: n for k, n in counts.items() if k.split()[0] == side}
+    if not ran:
+        return "-"
+    total = sum(n for o, n in ran.items() if o != "skipped")
+    text = f"{ran.get('passed', 0)}/{total}" if total else "skipped"
+    return text if not ran.get("failed") else f"**{text}, FAILED**"
+
+
+def markdown(tallies: Iterable[FaultTally], day: datetime.date,
+             real: RealRuns | None = None) -> str:
     """The table: one row per fault, in category order, then in collection order."""
     order = {name: i for i, name in enumerate(CATEGORIES)}
     rows = sorted(tallies, key=lambda t: order.get(t.category, len(order)))
@@ -93,8 +141,10 @@ def markdown(tallies: Iterable[FaultTally], day: datetime.date) -> str:
         f"{len(rows)} faults, {runs} runs, {passed} passed, {runs - passed} failed, "
         f"{sum(t.examples for t in rows)} generated cases.", "",
         "*source* runs `python -m bootstrap` as a process, *frozen* the PyInstaller "
-        "executable `dist/mambaboot`, *in-process* calls bootstrap's functions directly. "
-        "Exit codes are those of the README.", "",
+        "executable `dist/mambaboot`, *in-process* calls bootstrap's functions directly; all "
+        "three with the stand-in micromamba. *real* runs mambaboot (from source) with the "
+        "real micromamba instead (see the last section). Exit codes are those of the "
+        "README.", "",
         "| category | fault | tried | passed | what happened |",
         "|---|---|---|---|---|",
     ]
@@ -106,6 +156,8 @@ def markdown(tallies: Iterable[FaultTally], day: datetime.date) -> str:
             f"**FAILED** ({_failed_tests(t.failed)}); expected: {t.expect}"
         cells = [t.category, t.fault, tried or "-", f"{t.passed}/{sum(t.runs.values())}", what]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    if real is not None and real.outcomes:
+        lines += real_section(real)
     return "\n".join(lines) + "\n"
 
 

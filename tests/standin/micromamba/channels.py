@@ -78,6 +78,21 @@ def _http_once(url: str, ctx: Ctx | None) -> bytes:
         return bytes(resp.read())
 
 
+def probe_head(url: str, ctx: Ctx | None) -> int | None:
+    """One HEAD request, no retries; the status, or None when nothing answered."""
+    request = urllib.request.Request(url, method="HEAD",
+                                     headers={"User-Agent": f"mamba/{cfg('version')}"})
+    try:
+        with urllib.request.urlopen(request, timeout=float(cfg("http_timeout_s")),
+                                    context=ssl_context(ctx)) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        return int(exc.code)
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException):
+        return None
+
+
 def fetch_url(url: str, ctx: Ctx | None = None) -> bytes:
     parts = urllib.parse.urlsplit(url)
     if parts.scheme == "file":
@@ -210,25 +225,40 @@ def records_from_repodata(data: Mapping[str, Any], channel: Channel, subdir: str
     return records
 
 
+def probe_sharded(ctx: Ctx, subdir_url: str) -> bool:
+    """2.8.1 asks for a shard index and a zstd repodata first (HEAD, 404 on plain
+    channels; contract Appendix D/E). True when it then falls back to flat repodata."""
+    if ctx.flag("offline") or not subdir_url.startswith(("http://", "https://")):
+        return False
+    probe_head(f"{subdir_url}/repodata.json.zst", ctx)
+    return probe_head(f"{subdir_url}/repodata_shards.msgpack.zst", ctx) != 200
+
+
+def without_token(url: str) -> str:
+    return re.sub(r"/t/[^/]+", "", url)
+
+
 def load_channels(ctx: Ctx, channels: list[Channel], platform: str,
                   pkgs: list[str]) -> list[dict[str, Any]]:
     records: list[dict[str, Any]] = []
-    errors: list[str] = []
     cache_dir = Path(pkgs[0]) / "cache"
     for index, channel in enumerate(channels):
         for subdir in ("noarch", platform):
-            url = f"{channel.url}/{subdir}/repodata.json"
+            subdir_url = f"{channel.url}/{subdir}"
+            flat = probe_sharded(ctx, subdir_url)
             try:
-                data = get_repodata(ctx, url, cache_dir)
-            except FetchError as exc:
-                errors.append(exc.message)
-                continue
-            status = "Using cache" if ctx.flag("offline") else "Done"
-            say(f"{channel.spec + '/' + subdir:<50} {status if data is not None else 'Missing'}")
+                data = get_repodata(ctx, f"{subdir_url}/repodata.json", cache_dir)
+            except FetchError as exc:  # 2.8.1 stops at the first subdir that fails
+                raise MambaError(aggregate([exc.message, f"Subdir {without_token(subdir_url)}"
+                                                         " not loaded!"])) from None
+            if flat:  # said on stdout once the subdir loaded
+                say(f"⚠ Shard Index for {subdir_url} not available, falling back to flat "
+                    "repodata")
+            status = "Using cache" if ctx.flag("offline") else "✔ Done"
+            say(f"{'Using Flat Repodata for ' + subdir_url:<90}"
+                f"{status if data is not None else 'Missing'}")
             if data is not None:
                 records += records_from_repodata(data, channel, subdir, index)
-    if errors:
-        raise MambaError(aggregate(errors))
     if ctx.flag("offline"):
         records += cached_package_records(pkgs, len(channels))
     return records

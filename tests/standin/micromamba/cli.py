@@ -16,8 +16,9 @@ class Opt:
     dest: str
     kind: str = "flag"  # flag | count | value | append | greedy | version
     store: Any = True
-    type_name: str = "TEXT"
+    type_name: str = "TEXT"  # 2.8.1 names every string value TEXT, paths too
     choices: tuple[str, ...] = ()
+    enum: tuple[tuple[str, int], ...] = ()  # CLI11 CheckedTransformer: name -> enum value
 
     @property
     def label(self) -> str:
@@ -50,7 +51,8 @@ def flags(*pairs: tuple[str, str]) -> list[Opt]:
 def general_opts() -> list[Opt]:
     return [
         Opt(("--rc-file",), "rc_file", "greedy", type_name="FILE"),
-        Opt(("--log-level",), "log_level", "value", choices=LOG_LEVELS),
+        Opt(("--log-level",), "log_level", "value", choices=LOG_LEVELS,
+            enum=tuple((name, i) for i, name in enumerate(LOG_LEVELS))),
         Opt(("-v", "--verbose"), "verbose", "count"),
         Opt(("-q", "--quiet"), "quiet"),
         Opt(("-y", "--yes"), "yes"),
@@ -65,9 +67,9 @@ def general_opts() -> list[Opt]:
 
 def prefix_opts() -> list[Opt]:
     return [
-        Opt(("-r", "--root-prefix"), "root_prefix", "value", type_name="PATH"),
-        Opt(("-p", "--prefix"), "prefix", "value", type_name="PATH"),
-        Opt(("--relocate-prefix",), "relocate_prefix", "value", type_name="PATH"),
+        Opt(("-r", "--root-prefix"), "root_prefix", "value"),
+        Opt(("-p", "--prefix"), "prefix", "value"),
+        Opt(("--relocate-prefix",), "relocate_prefix", "value"),
         Opt(("-n", "--name"), "name", "value"),
     ]
 
@@ -76,7 +78,7 @@ def network_opts() -> list[Opt]:
     return [
         Opt(("--ssl-verify",), "ssl_verify", "value"),
         Opt(("--ssl-no-revoke",), "ssl_no_revoke"),
-        Opt(("--cacert-path",), "cacert_path", "value", type_name="PATH"),
+        Opt(("--cacert-path",), "cacert_path", "value"),
         Opt(("--repodata-ttl",), "repodata_ttl", "value", type_name="INT"),
         Opt(("--retry-clean-cache",), "retry_clean_cache"),
     ]
@@ -87,7 +89,8 @@ def channel_opts() -> list[Opt]:
         Opt(("-c", "--channel"), "channels", "append"),
         Opt(("--override-channels",), "override_channels"),
         Opt(("--channel-priority",), "channel_priority", "value",
-            choices=("disabled", "flexible", "strict")),
+            choices=("disabled", "flexible", "strict"),
+            enum=(("disabled", 0), ("flexible", 1), ("strict", 2))),
         Opt(("--channel-alias",), "channel_alias", "value"),
         Opt(("--strict-channel-priority",), "strict_channel_priority"),
         Opt(("--no-channel-priority",), "no_channel_priority"),
@@ -104,7 +107,7 @@ def toggles(*names: tuple[str, str, str]) -> list[Opt]:
 
 def install_opts() -> list[Opt]:
     return [
-        Opt(("-f", "--file"), "file", "append", type_name="PATH"),
+        Opt(("-f", "--file"), "file", "append"),
         *toggles(("--pin", "--no-pin", "pin"), ("--py-pin", "--no-py-pin", "py_pin")),
         *toggles(("--pyc", "--no-pyc", "pyc"), ("--shortcuts", "--no-shortcuts", "shortcuts")),
         *toggles(("--allow-uninstall", "--no-allow-uninstall", "allow_uninstall")),
@@ -117,7 +120,8 @@ def install_opts() -> list[Opt]:
         Opt(("--copy",), "always_copy"),
         Opt(("--lock-timeout",), "lock_timeout", "value", type_name="INT"),
         Opt(("--safety-checks",), "safety_checks", "value",
-            choices=("enabled", "warn", "disabled")),
+            choices=("enabled", "warn", "disabled"),
+            enum=(("disabled", 0), ("warn", 1), ("enabled", 2))),
         Opt(("--verify-artifacts",), "verify_artifacts"),
         Opt(("--trusted-channels",), "trusted_channels", "greedy"),
         Opt(("--platform",), "platform", "value"),
@@ -178,7 +182,7 @@ def shell_command() -> Command:
 def run_command() -> Command:
     run_opts = [
         Opt(("-a", "--attach"), "attach", "value"),
-        Opt(("--cwd",), "cwd", "value", type_name="PATH"),
+        Opt(("--cwd",), "cwd", "value"),
         Opt(("-d", "--detach"), "detach"),
         Opt(("--clean-env",), "clean_env"),
         Opt(("-e", "--env"), "env", "append"),
@@ -257,11 +261,21 @@ def store_value(parsed: Parsed, opt: Opt, value: Any) -> None:
         parsed.values.setdefault(opt.dest, []).extend(value)
     else:
         if opt.choices and str(value).lower() not in opt.choices:
-            allowed = ",".join(opt.choices)
-            raise CliError(f"{opt.label}: {value} not in {{{allowed}}}", 105)
+            raise CliError(f"{opt.label}: {invalid_choice(opt, str(value))}", 105)
         if opt.type_name == "INT" and not re.fullmatch(r"-?\d+", str(value)):
             raise CliError(f"Could not convert: {opt.label} = {value}", 104)
         parsed.values[opt.dest] = value
+
+
+def invalid_choice(opt: Opt, value: str) -> str:
+    """CLI11's words: a CheckedTransformer (enum options) lists the map sorted by name and
+    then the values; an IsMember check lists the names sorted (real 2.8.1)."""
+    if opt.enum:
+        pairs = sorted(opt.enum)
+        mapped = ",".join(f"{name}->{number}" for name, number in pairs)
+        numbers = ",".join(str(number) for _, number in pairs)
+        return f"Check {value} value in {{{mapped}}} OR {{{numbers}}} FAILED"
+    return f"{value} not in {{{','.join(sorted(opt.choices))}}}"
 
 
 def take_values(opt: Opt, argv: list[str], i: int, inline: str | None) -> tuple[Any, int]:
@@ -368,7 +382,7 @@ def check_parsed(parsed: Parsed) -> None:
         ):
             raise CliError("--prefix excludes prefix_or_name", 108)
         if v.get("prefix") and v.get("name"):
-            raise CliError("--name excludes --prefix", 108)
+            raise CliError("--prefix excludes --name", 108)
     if parsed.extras and not parsed.leaf.stub:
         extras = list(reversed(parsed.extras))
         if len(extras) == 1:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pkgutil
+import re
 import sys
 from typing import Any
 
@@ -76,19 +77,25 @@ class Output:
     quiet = False  # -q / --json: no informative stdout
 
 
+def mask_tokens(text: str) -> str:
+    """A ``/t/<token>/`` path segment (anaconda.org tokens) as micromamba logs it."""
+    return re.sub(r"/t/[^/\s]+/", "/t/*****/", text)
+
+
 def log(level: str, message: str) -> None:
-    """One spdlog line (``%-9!l%-8n %v``), continuation lines indented by 4."""
+    """One spdlog line (``%-9!l%-8n %v``), continuation lines indented by 4 (empty ones
+    too), tokens masked."""
     if LOG_LEVELS.index(level) < Output.level:
         return
-    first, *rest = message.split("\n")
-    lines = [f"{level:<9}libmamba {first}"] + [f"    {line}" if line else "" for line in rest]
+    first, *rest = mask_tokens(message).split("\n")
+    lines = [f"{level:<9}libmamba {first}"] + [f"    {line}" for line in rest]
     sys.stderr.write("\n".join(lines) + "\n")
     sys.stderr.flush()
 
 
 def say(text: str = "") -> None:
     if not Output.quiet:
-        sys.stdout.write(text + "\n")
+        sys.stdout.write(mask_tokens(text) + "\n")
         sys.stdout.flush()
 
 

@@ -31,7 +31,7 @@ from .config import (
     target_prefix,
 )
 from .link import link_package, unlink_package
-from .pkgcache import fetch_package
+from .pkgcache import fetch_package, needs_fetch
 from .solve import Pool, explain_unsat, solve
 from .specs import MatchSpec, SpecFiles, dist_name, explicit_record, read_spec_files
 
@@ -52,7 +52,8 @@ def check_existing_prefix(ctx: Ctx, prefix: str, root: str) -> None:
     if not os.listdir(prefix):
         log("warning", "Using existing empty folder as target prefix")
         return
-    raise MambaError("Aborting.", "Non-conda folder exists at prefix - aborting.")
+    raise MambaError("Non-conda folder exists at prefix - aborting.",
+                     "Non-conda folder exists at prefix - aborting.")
 
 
 def register_env(prefix: str) -> None:
@@ -143,7 +144,7 @@ def execute(ctx: Ctx, plan: Plan) -> None:
             interruptible_delay()
         for index, record in enumerate(plan.records):
             say(f"Linking {dist_name(record)}")
-            link_package(ctx, record, plan.prefix, plan.root, plan.native)
+            link_package(ctx, record, plan.prefix, plan.root, plan.native, plan.platform)
             linked.append(record)
             if index == 0:
                 interruptible_delay()
@@ -184,6 +185,8 @@ def solve_specs(ctx: Ctx, plan: Plan, channels: list[str]) -> None:
         raise MambaError("Could not solve for environment specs",
                          "Could not solve for environment specs\n" + explanation)
     requested = {s.name: s.raw for s in specs}
+    if "python" in requested:  # the implied pip is recorded as requested, as 2.8.1 does
+        requested.setdefault("pip", "pip")
     for record in solution:
         record["_requested"] = requested.get(record["name"], "")
     plan.records = solution
@@ -194,9 +197,13 @@ def print_json(data: Mapping[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def json_report(plan: Plan, dry_run: bool) -> dict[str, Any]:
-    clean = [{k: v for k, v in r.items() if not k.startswith("_")} for r in plan.records]
-    return {"actions": {"FETCH": clean, "LINK": clean, "PREFIX": plan.prefix},
+def json_report(plan: Plan, dry_run: bool, fetch: list[dict[str, Any]]) -> dict[str, Any]:
+    """FETCH: what had to be (or would be) downloaded; LINK: everything linked."""
+    def clean(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{k: v for k, v in r.items() if not k.startswith("_")} for r in records]
+
+    return {"actions": {"FETCH": clean(fetch), "LINK": clean(plan.records),
+                        "PREFIX": plan.prefix},
             "dry_run": dry_run, "prefix": plan.prefix, "success": True}
 
 
@@ -269,6 +276,7 @@ def cmd_create(ctx: Ctx) -> int:
         solve_specs(ctx, plan, files.channels)
     if cfg("fail_create"):
         raise MambaError(str(cfg("fail_create")))
+    fetch = [r for r in plan.records if needs_fetch(r, plan.pkgs[0])]
     print_transaction(plan.prefix, plan.specs, plan.records)
     if dry_run:
         say("Dry run. Not executing the transaction.")
@@ -280,5 +288,5 @@ def cmd_create(ctx: Ctx) -> int:
             install_pip(ctx, plan.prefix, files.pip)
             activation_message(plan.prefix, plan.root)
     if ctx.flag("json"):
-        print_json(json_report(plan, dry_run))
+        print_json(json_report(plan, dry_run, fetch))
     return 0

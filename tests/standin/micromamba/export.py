@@ -39,29 +39,34 @@ def prefix_records(prefix: str) -> list[dict[str, Any]]:
 
 
 def sorted_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """PrefixData::sorted_records: reverse DFS finish order over dependency -> dependent
-    edges, nodes in name order; so dependencies come before the packages needing them."""
-    index = {str(r["name"]): i for i, r in enumerate(records)}
-    successors: list[list[int]] = [[] for _ in records]
-    for i, record in enumerate(records):
+    """PrefixData::sorted_records (libmamba 2.8.1): nodes in name order, each emitted after
+    its dependencies (post-order DFS over the predecessors of dependency -> dependent
+    edges); a ``python -> pip`` dependency edge is flipped, as libmamba does."""
+    ordered = sorted(records, key=lambda r: str(r["name"]))
+    index = {str(r["name"]): i for i, r in enumerate(ordered)}
+    needs: list[list[int]] = [[] for _ in ordered]
+    for i, record in enumerate(ordered):
         for dep in record.get("depends") or []:
             j = index.get(MatchSpec.parse(str(dep)).name)
-            if j is not None and i not in successors[j]:
-                successors[j].append(i)
-    finished: list[int] = []
+            if j is None or j in needs[i]:
+                continue
+            needer, needed = (j, i) if (record["name"], ordered[j]["name"]) == (
+                "python", "pip") else (i, j)  # pip comes after python
+            needs[needer].append(needed)
+    emitted: list[int] = []
     seen: set[int] = set()
 
     def visit(node: int) -> None:
         seen.add(node)
-        for nxt in successors[node]:
-            if nxt not in seen:
-                visit(nxt)
-        finished.append(node)
+        for dependency in needs[node]:
+            if dependency not in seen:
+                visit(dependency)
+        emitted.append(node)
 
-    for node in range(len(records)):
+    for node in range(len(ordered)):
         if node not in seen:
             visit(node)
-    return [records[i] for i in reversed(finished)]
+    return [ordered[i] for i in emitted]
 
 
 def existing_env(ctx: Ctx, root: str) -> str:

@@ -32,7 +32,7 @@ from .config import Ctx, channel_priority, host_platform, load_config, pkgs_dirs
 from .create import fetch_all, human_size, install_pip, print_json, write_state
 from .export import existing_env, prefix_records
 from .link import link_package
-from .solve import Pool, explain_unsat, solve
+from .solve import Pool, explain_unsat, implied_depends, solve
 from .specs import MatchSpec, dist_name, explicit_record, read_spec_files, version_key
 
 Row = tuple[str, dict[str, Any]]  # ("+" or "-", record)
@@ -151,7 +151,8 @@ def removal_set(prefix: str, installed: Mapping[str, dict[str, Any]], names: lis
         while changed:
             changed = False
             staying = [r for n, r in installed.items() if n not in going]
-            needed = {MatchSpec.parse(str(d)).name for r in staying for d in r.get("depends") or []}
+            needed = {MatchSpec.parse(d).name for r in staying  # python needs pip
+                      for d in implied_depends(r)}
             for name in installed:
                 if name not in going and name not in requested and name not in needed:
                     going.add(name)

@@ -18,7 +18,8 @@ from typing import Any
 
 from . import windows
 from .common import MambaError, cfg, say
-from .config import Ctx
+from .config import Ctx, host_platform
+from .noarch import compile_pyc, entry_points, is_noarch_python, python_minor, target_path
 from .pkgcache import file_digest
 from .specs import dist_name
 
@@ -71,6 +72,9 @@ def fix_long_shebang(data: bytes) -> bytes:
     return new + sep + rest
 
 
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+
+
 def link_file(src: Path, dst: Path, entry: Mapping[str, Any], prefix: str, copy: bool) -> str:
     """Link or copy one file; returns the sha256 of the file in the prefix."""
     dst.parent.mkdir(parents=True, exist_ok=True)
@@ -79,7 +83,7 @@ def link_file(src: Path, dst: Path, entry: Mapping[str, Any], prefix: str, copy:
     placeholder = entry.get("prefix_placeholder")
     if entry.get("path_type") == "softlink" or src.is_symlink():
         os.symlink(os.readlink(src), dst)
-        return str(entry.get("sha256", ""))
+        return file_digest(dst, "sha256") if dst.exists() else EMPTY_SHA256
     if placeholder:
         data = src.read_bytes()
         if entry.get("file_mode") == "binary":
@@ -99,23 +103,35 @@ def link_file(src: Path, dst: Path, entry: Mapping[str, Any], prefix: str, copy:
     return str(entry.get("sha256") or file_digest(dst, "sha256"))
 
 
-def link_files(record: dict[str, Any], prefix: str, copy: bool) -> list[dict[str, Any]]:
+def path_record(target: str, entry: Mapping[str, Any], in_prefix: str,
+                dst: Path) -> dict[str, Any]:
+    """A ``paths_data`` entry as micromamba 2.x writes it: no ``prefix_placeholder`` nor
+    ``file_mode``; a soft link has only its ``sha256_in_prefix``."""
+    if entry.get("path_type") == "softlink":
+        return {"_path": target, "path_type": "softlink", "sha256_in_prefix": in_prefix}
+    return {"_path": target, "path_type": entry.get("path_type", "hardlink"),
+            "sha256": entry.get("sha256") or in_prefix, "sha256_in_prefix": in_prefix,
+            "size_in_bytes": entry.get("size_in_bytes", dst.lstat().st_size)}
+
+
+def link_files(record: dict[str, Any], prefix: str, copy: bool,
+               platform: str) -> list[dict[str, Any]]:
     extracted = Path(str(record["_extracted"]))
+    python = is_noarch_python(extracted)
+    minor = python_minor(prefix) if python else None
     paths_data = []
     for entry in read_paths(extracted):
         rel = str(entry["_path"])
-        dst = Path(prefix, rel)
+        target = target_path(rel, minor, platform) if python else rel
+        dst = Path(prefix, target)
         if entry.get("path_type") == "directory":
             dst.mkdir(parents=True, exist_ok=True)
             continue
         in_prefix = link_file(extracted / rel, dst, entry, prefix, copy)
-        item = {"_path": rel, "path_type": entry.get("path_type", "hardlink"),
-                "sha256": entry.get("sha256") or in_prefix,
-                "size_in_bytes": entry.get("size_in_bytes", dst.lstat().st_size)}
-        if entry.get("prefix_placeholder"):
-            item.update(prefix_placeholder=entry["prefix_placeholder"],
-                        file_mode=entry.get("file_mode", "text"), sha256_in_prefix=in_prefix)
-        paths_data.append(item)
+        paths_data.append(path_record(target, entry, in_prefix, dst))
+    if python and minor:
+        paths_data += compile_pyc(prefix, minor, paths_data)
+        paths_data += entry_points(extracted, prefix, minor, platform)
     return paths_data
 
 
@@ -182,15 +198,16 @@ def run_post_link(record: Mapping[str, Any], prefix: str, root: str) -> None:
         raise MambaError(f"post-link script failed for package {dist_name(record)}",
                          f"response code: {result.returncode} error message: "
                          f"{result.stderr.strip()}")
-    messages = Path(prefix, ".messages.txt")
+    messages = Path(prefix, ".messages.txt")  # shown, and left in place as 2.8.1 does
     if messages.is_file():
-        say(messages.read_text(encoding="utf-8", errors="replace").rstrip())
-        messages.unlink()
+        say(messages.read_text(encoding="utf-8", errors="replace").rstrip() + "\n")
 
 
 def write_conda_meta(record: Mapping[str, Any], prefix: str,
                      paths: list[dict[str, Any]]) -> Path:
     meta = {k: v for k, v in record.items() if not k.startswith("_")}
+    meta.setdefault("build_string", record.get("build", ""))
+    meta.setdefault("constrains", [])
     meta.update(
         files=[p["_path"] for p in paths],
         paths_data={"paths_version": 1, "paths": paths},
@@ -205,10 +222,13 @@ def write_conda_meta(record: Mapping[str, Any], prefix: str,
 
 
 def link_package(ctx: Ctx, record: dict[str, Any], prefix: str, root: str,
-                 native: bool) -> list[dict[str, Any]]:
-    paths = link_files(record, prefix, ctx.flag("always_copy"))
+                 native: bool, platform: str | None = None) -> list[dict[str, Any]]:
+    """Link one package; ``platform``: the transaction's (default this machine's)."""
+    paths = link_files(record, prefix, ctx.flag("always_copy"), platform or host_platform())
     record["_linked_paths"] = paths
-    if record["name"] == "python" and native:
+    minor = ".".join(str(record["version"]).split(".")[:2])
+    interpreter = any(p["_path"] in (f"bin/python{minor}", "python.exe") for p in paths)
+    if record["name"] == "python" and native and not interpreter:
         paths += make_python_real(record, prefix)
     write_conda_meta(record, prefix, paths)
     if native:

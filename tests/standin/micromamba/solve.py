@@ -34,6 +34,13 @@ class Pool:
         return sorted(found, key=order, reverse=True)
 
 
+def implied_depends(record: Mapping[str, Any]) -> list[str]:
+    """A record's dependencies as the solver sees them: micromamba adds ``pip`` to
+    python's (``add_pip_as_python_dependency``, on by default), not to the record."""
+    depends = [str(d) for d in record.get("depends", [])]
+    return [*depends, "pip"] if record["name"] == "python" else depends
+
+
 def solve(pool: Pool, specs: list[MatchSpec],
           installed: Mapping[str, dict[str, Any]] | None = None) -> list[dict[str, Any]] | None:
     """A solution for ``specs``, starting from ``installed`` records (kept when they match:
@@ -53,7 +60,7 @@ def solve(pool: Pool, specs: list[MatchSpec],
         if spec.name in chosen:
             return search(chosen, rest) if spec.matches(chosen[spec.name]) else None
         for record in pool.candidates(spec):
-            deps = [MatchSpec.parse(d) for d in record.get("depends", [])]
+            deps = [MatchSpec.parse(d) for d in implied_depends(record)]
             result = search({**chosen, spec.name: record}, rest + deps)
             if result is not None:
                 return result
@@ -71,7 +78,7 @@ def topological(chosen: Mapping[str, dict[str, Any]]) -> list[dict[str, Any]]:
         if name in seen or name not in chosen:
             return
         seen.add(name)
-        for dep in chosen[name].get("depends", []):
+        for dep in chosen[name].get("depends", []):  # python before pip, as 2.8.1 links
             visit(MatchSpec.parse(dep).name)
         ordered.append(chosen[name])
 
@@ -86,7 +93,7 @@ def first_missing(pool: Pool, spec: MatchSpec, depth: int = 0) -> str:
     if not candidates:
         return spec.display()
     if depth < 5:
-        for dep in candidates[0].get("depends", []):
+        for dep in implied_depends(candidates[0]):
             dep_spec = MatchSpec.parse(dep)
             found = "" if dep_spec.name.startswith("__") else first_missing(pool, dep_spec,
                                                                             depth + 1)
@@ -96,6 +103,11 @@ def first_missing(pool: Pool, spec: MatchSpec, depth: int = 0) -> str:
 
 
 def explain_unsat(pool: Pool, specs: list[MatchSpec]) -> str:
+    if not pool.by_name("pip") and any(pool.by_name(s.name) for s in specs) and any(
+            first_missing(pool, s) == "pip =* *" for s in specs):
+        # the implied pip dependency is reported as a root of its own, as 2.8.1 does
+        return ("The following package could not be installed\n"
+                "└─ pip =* * does not exist (perhaps a typo or a missing channel).")
     lines = ["The following package could not be installed" if len(specs) == 1
              else "The following packages are incompatible"]
     for index, spec in enumerate(specs):
