@@ -117,6 +117,7 @@ def real_project(work: Path, name: str) -> Iterator[Project | None]:
     from tests.project import Project
     from tests.standin import real_release
     from tests.standin.channel import write_channel
+    from tests.standin.fixtures import publish_real_release
     from tests.standin.server import LoopbackServer
 
     if real_release.unavailable():
@@ -127,7 +128,7 @@ def real_project(work: Path, name: str) -> Iterator[Project | None]:
         write_channel(channel, real_release.real_packages([extra_package(),
                                                            *filler_packages()]))
         server.mount("/conda-forge/", channel)
-        release = real_release.publish_real(server, work / "real-calls.jsonl")
+        release = publish_real_release(server)
         project = Project(work / name, server.url_for("/conda-forge"),
                           release.url_template, release.version)
         project.root.mkdir()

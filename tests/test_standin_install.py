@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.project import IS_WINDOWS, MICROMAMBA
-from tests.standin import real_release
+from tests.standin import real_release, realmm
 from tests.standin.channel import Package, default_packages, host_subdir, write_channel
 from tests.standin.fixtures import StandinFactory, write_executable
 
@@ -68,7 +68,7 @@ def micromamba(request: pytest.FixtureRequest, tmp_path: Path,
         if reason:
             pytest.skip(reason)
         exe = write_executable(tmp_path / "bin" / "micromamba",
-                               real_release.REAL_MICROMAMBA.read_bytes())
+                               realmm.real_bytes())
         packages = real_release.real_packages(EXTRA)
     else:
         exe = standin_factory.install(tmp_path / "bin" / MICROMAMBA)

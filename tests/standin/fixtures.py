@@ -370,6 +370,12 @@ def real_release(server: LoopbackServer) -> MicromambaRelease:
     """The real micromamba published like a release (skips when there is none)."""
     if realmm.real_binary() is None:
         pytest.skip(realmm.skip_reason())
+    return publish_real_release(server)
+
+
+def publish_real_release(server: LoopbackServer) -> MicromambaRelease:
+    """Serve the real binary's release assets (raw binary, .sha256, .tar.bz2) on
+    ``server``; the caller has checked that there is one (``realmm.real_binary()``)."""
     binary = realmm.real_bytes()
     platforms = (host_subdir(),)
     archive = publish_release(server, binary, platforms=platforms)

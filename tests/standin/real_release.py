@@ -9,18 +9,12 @@ server; mambaboot downloads and verifies it as usual.
 
 from __future__ import annotations
 
-import os
 import sys
-from pathlib import Path
 
 from tests.standin import realmm
 from tests.standin.channel import Package, default_packages, host_subdir, running_python_version
-from tests.standin.fixtures import MicromambaRelease, publish_release
-from tests.standin.server import LoopbackServer
 
-REAL_MICROMAMBA = realmm.real_binary() or Path(os.devnull)
 REAL_PLATFORM = "linux-64"
-REAL_TAG = "2.8.1-0"
 
 
 def unavailable() -> str | None:
@@ -30,14 +24,6 @@ def unavailable() -> str | None:
     if realmm.real_binary() is None:
         return realmm.skip_reason()
     return None
-
-
-def publish_real(server: LoopbackServer, record_file: Path) -> MicromambaRelease:
-    """Serve the real binary's release assets (raw binary, .sha256, .tar.bz2)."""
-    binary = REAL_MICROMAMBA.read_bytes()
-    archive = publish_release(server, binary, tag=REAL_TAG, platforms=(REAL_PLATFORM,))
-    return MicromambaRelease(server, REAL_TAG, (REAL_PLATFORM,), binary, archive, record_file,
-                             {"real": True})
 
 
 def real_python_package() -> Package:
