@@ -42,13 +42,24 @@ STDLIB_SKIP = frozenset({"site-packages", "test", "idlelib", "tkinter", "turtled
 CRLF = "\r\n"
 
 
+# What a win-64 package's .exe holds when built on a POSIX host whose pip has no launcher
+# (Debian's pip drops distlib's .exe files): such packages are packed and copied there,
+# never run, so only their bytes matter.
+POSIX_LAUNCHER_STAND_IN = b"MZ stand-in launcher: distlib's t64.exe is not in this pip\n"
+
+
 @functools.cache
 def launcher() -> bytes:
-    """distlib's 64-bit console launcher, as shipped inside pip."""
+    """distlib's 64-bit console launcher, as shipped inside pip (needed to run anything on
+    Windows; on another host a stand-in of it, see POSIX_LAUNCHER_STAND_IN)."""
     spec = importlib.util.find_spec("pip")
-    if spec is None or spec.origin is None:
-        raise RuntimeError("pip is not installed: its distlib launcher t64.exe is needed")
-    return (Path(spec.origin).parent / "_vendor" / "distlib" / "t64.exe").read_bytes()
+    path = None if spec is None or spec.origin is None else \
+        Path(spec.origin).parent / "_vendor" / "distlib" / "t64.exe"
+    if path is not None and path.is_file():
+        return path.read_bytes()
+    if os.name != "nt":
+        return POSIX_LAUNCHER_STAND_IN
+    raise RuntimeError(f"pip's distlib launcher t64.exe is needed and missing ({path})")
 
 
 def windows_header(python: str) -> bytes:
