@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
+import signal
 import sys
 import time
 from pathlib import Path
@@ -20,11 +20,11 @@ pytestmark = pytest.mark.posix
 
 def test_a_background_grandchild_does_not_hold_the_run(tmp_path: Path) -> None:
     started = time.monotonic()
-    done = process.run(["bash", "-c", "sleep 20 & echo started"], env=dict(os.environ),
+    done = process.run(["bash", "-c", "sleep 20 & echo $!"], env=dict(os.environ),
                        log=RunLog(None), capture=True)
     assert done.returncode == 0
     assert time.monotonic() - started < 10
-    subprocess.run(["pkill", "-f", "sleep 20"], check=False)
+    os.kill(int(done.output), signal.SIGTERM)  # this test's grandchild only
     time.sleep(0.5)  # the reader thread sees the end of the output and closes the pipe
 
 
