@@ -179,26 +179,30 @@ def bash_path() -> str:
 
 
 def run_post_link(record: Mapping[str, Any], prefix: str, root: str) -> None:
-    if os.name == "nt":
-        windows.run_post_link(record, prefix, root)
-        return
+    """``bin/.NAME-post-link.sh`` in bash -x, or on Windows ``Scripts\\.NAME-post-link.bat``
+    in ``cmd.exe /d /c``, with conda's variables; then ``.messages.txt`` is shown."""
     name = str(record["name"])
-    if Path(prefix, "bin", f".{name}-pre-link.sh").exists():
+    folder, ext = ("Scripts", ".bat") if os.name == "nt" else ("bin", ".sh")
+    if Path(prefix, folder, f".{name}-pre-link{ext}").exists():
         raise MambaError("mamba does not support pre-link scripts")
-    script = Path(prefix, "bin", f".{name}-post-link.sh")
+    script = Path(prefix, folder, f".{name}-post-link{ext}")
     if not script.is_file():
         return
     env = dict(os.environ)
     env.update(ROOT_PREFIX=root, PREFIX=prefix, PKG_NAME=name,
                PKG_VERSION=str(record["version"]), PKG_BUILDNUM=str(record.get("build_number", 0)),
                PATH=f"{script.parent}{os.pathsep}{os.environ.get('PATH', '')}")
-    result = subprocess.run([bash_path(), "-x", str(script)], cwd=script.parent, env=env,
-                            capture_output=True, text=True, check=False)
+    argv = ([os.environ.get("COMSPEC") or "cmd.exe", "/d", "/c", str(script)] if os.name == "nt"
+            else [bash_path(), "-x", str(script)])
+    result = subprocess.run(argv, cwd=script.parent, env=env, capture_output=True, text=True,
+                            errors="replace", check=False)
     if result.returncode != 0:
         raise MambaError(f"post-link script failed for package {dist_name(record)}",
                          f"response code: {result.returncode} error message: "
                          f"{result.stderr.strip()}")
-    messages = Path(prefix, ".messages.txt")  # shown, and left in place as 2.8.1 does
+    # shown, and left in place: libmamba's get_prefix_messages removes it only when it
+    # cannot be read (link.cpp), and 2.8.1 was seen to leave it
+    messages = Path(prefix, ".messages.txt")
     if messages.is_file():
         say(messages.read_text(encoding="utf-8", errors="replace").rstrip() + "\n")
 

@@ -1,6 +1,6 @@
 """What the stand-in does differently on Windows: the ``python`` package becomes the Windows
-CPython laid out as conda's is, post-link scripts are ``Scripts\\.NAME-post-link.bat`` run
-by cmd.exe (conda's rule), and the standard streams are UTF-8 as micromamba's are.
+CPython laid out as conda's is, and the standard streams are UTF-8 as micromamba's are
+(post-link scripts, ``Scripts\\.NAME-post-link.bat`` in cmd.exe, are link.py's).
 
 The interpreter tree is the folder of CONFIG['pythons'] (a base ``python.exe``, never a
 venv's redirector), with the standard library as one ``python3XY.zip`` beside it
@@ -10,16 +10,13 @@ venv's redirector), with the standard library as one ``python3XY.zip`` beside it
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .common import MambaError, cfg, say
-from .specs import dist_name
+from .common import MambaError, cfg
 
 
 def utf8_streams() -> None:
@@ -66,28 +63,3 @@ def make_python_real(record: Mapping[str, Any], prefix: str) -> list[dict[str, A
     for folder in ("Lib/site-packages", "Scripts", "Library/bin"):
         Path(prefix, folder).mkdir(parents=True, exist_ok=True)
     return added
-
-
-def run_post_link(record: Mapping[str, Any], prefix: str, root: str) -> None:
-    """``Scripts\\.NAME-post-link.bat`` in ``cmd.exe /d /c``, with conda's variables."""
-    name = str(record["name"])
-    if Path(prefix, "Scripts", f".{name}-pre-link.bat").exists():
-        raise MambaError("mamba does not support pre-link scripts")
-    script = Path(prefix, "Scripts", f".{name}-post-link.bat")
-    if not script.is_file():
-        return
-    env = dict(os.environ)
-    env.update(ROOT_PREFIX=root, PREFIX=prefix, PKG_NAME=name,
-               PKG_VERSION=str(record["version"]), PKG_BUILDNUM=str(record.get("build_number", 0)),
-               PATH=f"{script.parent}{os.pathsep}{os.environ.get('PATH', '')}")
-    comspec = os.environ.get("COMSPEC") or "cmd.exe"
-    result = subprocess.run([comspec, "/d", "/c", str(script)], cwd=script.parent, env=env,
-                            capture_output=True, text=True, errors="replace", check=False)
-    if result.returncode != 0:
-        raise MambaError(f"post-link script failed for package {dist_name(record)}",
-                         f"response code: {result.returncode} error message: "
-                         f"{result.stderr.strip()}")
-    messages = Path(prefix, ".messages.txt")
-    if messages.is_file():
-        say(messages.read_text(encoding="utf-8", errors="replace").rstrip())
-        messages.unlink()
