@@ -231,7 +231,10 @@ def link_package(ctx: Ctx, record: dict[str, Any], prefix: str, root: str,
     paths = link_files(record, prefix, ctx.flag("always_copy"), platform or host_platform())
     record["_linked_paths"] = paths
     minor = ".".join(str(record["version"]).split(".")[:2])
-    interpreter = any(p["_path"] in (f"bin/python{minor}", "python.exe") for p in paths)
+    # a package with a real interpreter (realpkgs' linux-64 python) is left as it is; no
+    # win-64 package has one: the stand-in's python.exe is a placeholder that make_python_real
+    # replaces
+    interpreter = any(p["_path"] == f"bin/python{minor}" for p in paths)
     if record["name"] == "python" and native and not interpreter:
         paths += make_python_real(record, prefix)
     write_conda_meta(record, prefix, paths)
