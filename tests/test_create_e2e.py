@@ -204,4 +204,5 @@ def test_copy_makes_micromamba_copy_instead_of_link(
     assert result.code == 0, result.text
     (argv,) = project.micromamba_runs("create")
     assert "--always-copy" in argv
-    assert (project.prefix / "bin" / "uv").stat().st_nlink == 1, "copied, not hard-linked"
+    uv = project.prefix / ("Scripts/uv.exe" if IS_WINDOWS else "bin/uv")
+    assert uv.stat().st_nlink == 1, "copied, not hard-linked"

@@ -91,6 +91,7 @@ def test_long_shebangs_take_micromambas_forms(new: str, script: str, expected: s
     assert relocate.fix_shebang(script.encode(), new).decode() == expected
 
 
+@pytest.mark.posix  # a shebang line, run by the kernel
 def test_the_long_form_runs_python_from_a_long_prefix(tmp_path: Path) -> None:
     import subprocess
     import sys
