@@ -37,7 +37,9 @@ from tests.standin.fixtures import (
 )
 from tests.standin.server import LoopbackServer
 
-pytestmark = pytest.mark.posix  # the stand-in and its activation are POSIX-only
+# The tests marked posix check the POSIX stand-in's layout and text (bin/, bash, linux-64);
+# test_standin_windows.py checks the Windows one. The rest hold on both.
+posix = pytest.mark.posix
 
 PYVER = "{}.{}.{}".format(*sys.version_info[:3])
 
@@ -105,6 +107,7 @@ def created(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Created]:
 # --------------------------------------------------------------------------- CLI parsing
 
 
+@posix
 def test_the_standin_is_one_reproducible_zipapp(tmp_path: Path) -> None:
     """Published as a release with a .sha256: identical configs give identical bytes, also
     in another process (another hash seed)."""
@@ -205,6 +208,7 @@ def test_create_succeeds_quietly_on_stderr(created: Created) -> None:
         assert text in result.stdout
 
 
+@posix
 def test_create_writes_conda_meta_and_history(created: Created) -> None:
     meta = created.prefix / "conda-meta"
     names = sorted(p.name.split("-")[0] for p in meta.glob("*.json"))
@@ -228,6 +232,7 @@ def test_create_writes_conda_meta_and_history(created: Created) -> None:
     assert f"+{created.channel_url}/linux-64::python-{PYVER}-h" in "\n".join(history)
 
 
+@posix
 def test_created_python_and_relocated_files_work(created: Created) -> None:
     python = created.prefix / "bin" / "python"
     out = subprocess.run([str(python), "-c", "import sys; print(sys.prefix)"],
@@ -244,6 +249,7 @@ def test_created_python_and_relocated_files_work(created: Created) -> None:
     assert binary.endswith(b"\0TAIL\0") and original.exists()
 
 
+@posix
 def test_create_writes_state_and_only_environments_txt_in_home(created: Created) -> None:
     state = (created.prefix / "conda-meta" / "state").read_text(encoding="utf-8")
     assert json.loads(state) == {"env_vars": {"MY_VAR": "hello"}}
@@ -254,6 +260,7 @@ def test_create_writes_state_and_only_environments_txt_in_home(created: Created)
     assert not created.root.exists()  # CONDA_PKGS_DIRS set: the root is never written
 
 
+@posix
 def test_create_uses_nested_package_cache_layout(created: Created) -> None:
     folder = created.pkgs / "http" / f"127.0.0.1_{created.server.port}" / "conda-forge"
     assert (folder / "noarch" / "conda-25.1.1-pyhd8ed1ab_0.tar.bz2").is_file()
@@ -288,6 +295,7 @@ def test_existing_conda_prefix_prompts_and_eof_means_no(created: Created, tmp_pa
     assert run(created.mm, "create", "-p", str(target), env=env, stdin="y\n").returncode == 0
 
 
+@posix
 def test_unsatisfiable_spec_prints_the_solver_block(created: Created, tmp_path: Path) -> None:
     result = run(created.mm, "create", "-y", "-p", str(tmp_path / "p"), "--no-rc",
                  "--override-channels", "-c", created.channel_url, "nonexistent-pkg",
@@ -331,6 +339,7 @@ def explicit_lock(created: Created, folder: Path, alter: str = "") -> Path:
     return lock
 
 
+@posix
 def test_explicit_file_urls_work_offline_with_empty_cache(created: Created,
                                                           tmp_path: Path) -> None:
     lock = explicit_lock(created, tmp_path / "copies")
@@ -344,6 +353,7 @@ def test_explicit_file_urls_work_offline_with_empty_cache(created: Created,
     assert (tmp_path / "empty-pkgs" / "file").is_dir()
 
 
+@posix
 def test_altered_archive_fails_with_md5_message(created: Created, tmp_path: Path) -> None:
     lock = explicit_lock(created, tmp_path / "copies", alter="prefixdata")
     target, pkgs = tmp_path / "bad-env", tmp_path / "pkgs"
@@ -363,6 +373,7 @@ def test_altered_archive_fails_with_md5_message(created: Created, tmp_path: Path
 # --------------------------------------------------------------------------- export, shell, run
 
 
+@posix
 def test_env_export_explicit(created: Created) -> None:
     result = run(created.mm, "env", "export", "--explicit", "--md5", "-r", str(created.root),
                  "-p", str(created.prefix), env=created.env())
@@ -381,6 +392,7 @@ def test_env_export_explicit(created: Created) -> None:
     ]
 
 
+@posix
 def test_shell_activate_bash_text(created: Created) -> None:
     p, root = created.prefix, created.root
     result = run(created.mm, "shell", "activate", "-s", "bash", "-p", str(p),
@@ -401,6 +413,7 @@ def test_shell_activate_bash_text(created: Created) -> None:
     ]
 
 
+@posix
 def test_shell_activate_cmd_exe_writes_temp_bat(created: Created, tmp_path: Path) -> None:
     result = run(created.mm, "shell", "activate", "-s", "cmd.exe", "-p", str(created.prefix),
                  env=created.env(TMPDIR=str(tmp_path)))
@@ -423,6 +436,7 @@ def test_shell_activate_errors(created: Created, tmp_path: Path) -> None:
     assert late_root.returncode == 108
 
 
+@posix
 def test_run_passes_exit_code_and_activates(created: Created) -> None:
     env = created.env()
     code = run(created.mm, "run", "-p", str(created.prefix), "bash", "-c",
@@ -445,6 +459,7 @@ def test_run_passes_exit_code_and_activates(created: Created) -> None:
     assert "Did not receive any command to run inside environment" in no_cmd.stderr
 
 
+@posix
 def test_shell_init_writes_bashrc(standin_factory: StandinFactory, tmp_path: Path) -> None:
     mm = standin_factory.install(tmp_path / "bin" / "micromamba")
     home = tmp_path / "home"
@@ -463,6 +478,7 @@ def test_invocations_are_recorded(created: Created) -> None:
     assert calls[0]["start"] <= calls[0]["end"] and calls[0]["pid"] > 0
 
 
+@posix
 def test_ctrl_c_during_create_leaves_partial_prefix(created: Created, tmp_path: Path) -> None:
     proc, target = start_slow_create(created, tmp_path)
     with proc:
@@ -498,6 +514,7 @@ def start_slow_create(created: Created, tmp_path: Path,
     return proc, target
 
 
+@posix
 def test_sigterm_kills_the_create_and_is_recorded(created: Created, tmp_path: Path) -> None:
     record = tmp_path / "calls.jsonl"
     proc, target = start_slow_create(created, tmp_path, str(record))
@@ -509,6 +526,7 @@ def test_sigterm_kills_the_create_and_is_recorded(created: Created, tmp_path: Pa
     assert list((target / "conda-meta").glob("python-*.json")), "left as it was"
 
 
+@posix
 def test_post_link_script_runs_with_package_variables(standin_factory: StandinFactory,
                                                       http_server: LoopbackServer,
                                                       tmp_path: Path) -> None:
@@ -526,6 +544,7 @@ def test_post_link_script_runs_with_package_variables(standin_factory: StandinFa
     assert (target / ".messages.txt").exists(), "2.8.1 leaves it in the prefix"
 
 
+@posix
 def test_platform_dry_run_and_download_only(created: Created, tmp_path: Path) -> None:
     pkgs = tmp_path / "pkgs"
     env = created.env(CONDA_PKGS_DIRS=str(pkgs))
