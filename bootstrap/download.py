@@ -261,7 +261,10 @@ def _status_hint(status: int) -> str:
 
 def _classify(err: Exception, url: str) -> Exception:
     host = urlsplit(url).hostname or url
-    if isinstance(err, requests.exceptions.SSLError):
+    # a certificate refused anywhere in the chain: a failure while cleaning up after it
+    # (Wine's crypt32 does so) must not turn it into a retried connection error
+    refused = any(isinstance(e, ssl.SSLCertVerificationError) for e in _chain(err))
+    if isinstance(err, requests.exceptions.SSLError) or refused:
         return DownloadError(
             f"TLS certificate of {host} is not trusted: {_root_cause(err)}",
             hint="On a corporate network that inspects HTTPS, add your company's root CA to "
@@ -283,12 +286,17 @@ def _classify(err: Exception, url: str) -> Exception:
     return err
 
 
+def _chain(err: BaseException) -> Iterator[BaseException]:
+    """``err`` and what caused it, down to the first exception."""
+    seen: BaseException | None = err
+    while seen is not None:
+        yield seen
+        seen = seen.__cause__ or seen.__context__
+
+
 def _root_cause(err: BaseException) -> str:
-    while err.__cause__ is not None or err.__context__ is not None:
-        nxt = err.__cause__ or err.__context__
-        assert nxt is not None  # noqa: S101
-        err = nxt
-    text = str(err)
+    *_, first = _chain(err)
+    text = str(first)
     return text.split("] ", 1)[-1] if text.startswith("[") else text
 
 
