@@ -92,6 +92,9 @@ UNDER_WINE = _under_wine()
 NO_JUNCTIONS = "_winapi.CreateJunction and mklink /J fail with WinError 50"
 NO_SYMLINKS = "os.symlink reports success but creates nothing"
 PERCENT_IN_DP0 = "cmd expands %VAR% inside the folder name that %~dp0 and %~f0 give"
+IP_CERT_REFUSED = ("the chain policy refuses a certificate for 127.0.0.1 from a CA given with "
+                   "--ca-bundle (truststore: 0x800b010f CERT_E_CN_NO_MATCH, then "
+                   "E_INVALIDARG while freeing the chain)")
 NO_CTRL_BREAK = ("a console's Ctrl+Break ends each process with exit code 1, calling no "
                  "console control handler")
 

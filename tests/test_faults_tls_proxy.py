@@ -13,17 +13,23 @@ import pytest
 
 from bootstrap import download
 from bootstrap.errors import EXIT_NETWORK, DownloadError
-from tests.conftest import Mambaboot
+from tests.conftest import IP_CERT_REFUSED, Mambaboot
 from tests.project import Project
 from tests.standin.containment import Containment
 from tests.standin.fixtures import MicromambaRelease, host_subdir, publish_release
 from tests.standin.netenv import closed_port, plain_network
 from tests.standin.proxy import ConnectProxy
 from tests.standin.server import LoopbackServer
-from tests.standin.tls import HttpsLoopbackServer, PrivateCA, make_private_ca, openssl
+from tests.standin.tls import (
+    OTHER_CA,
+    HttpsLoopbackServer,
+    PrivateCA,
+    cannot_make_ca,
+    make_private_ca,
+)
 
 fault = pytest.mark.fault
-pytestmark = pytest.mark.skipif(openssl() is None, reason="needs the openssl command")
+pytestmark = pytest.mark.skipif(cannot_make_ca() is not None, reason=str(cannot_make_ca()))
 PAYLOAD = b"#!/bin/sh\necho 2.8.1\n"
 PAYLOAD_SHA = hashlib.sha256(PAYLOAD).hexdigest()
 
@@ -44,7 +50,7 @@ def private_ca(tmp_path_factory: pytest.TempPathFactory) -> PrivateCA:
 @pytest.fixture(scope="session")
 def other_ca(tmp_path_factory: pytest.TempPathFactory) -> PrivateCA:
     """A second CA that did not sign the server's certificate."""
-    return make_private_ca(tmp_path_factory.mktemp("other-ca"), "some other CA")
+    return make_private_ca(tmp_path_factory.mktemp("other-ca"), OTHER_CA)
 
 
 @pytest.fixture
@@ -88,7 +94,6 @@ def options(**kw: object) -> download.NetOptions:
 
 # -- a private CA ---------------------------------------------------------------------------
 
-@pytest.mark.posix
 @fault("tls", "mirror certificate from a private CA, nothing configured",
        expect="exit 4 `TLS certificate ... is not trusted`; hint: corporate root CA into the "
               "OS store, or --ca-bundle")
@@ -105,7 +110,6 @@ def test_private_ca_fails_by_default_with_the_corporate_ca_hint(
     box.check()
 
 
-@pytest.mark.posix
 @pytest.mark.skipif(sys.platform != "linux", reason="SSL_CERT_FILE is the Linux trust store")
 @fault("tls", "private CA in the OS trust store (SSL_CERT_FILE, through truststore)",
        expect="exit 0; micromamba fetched over the verified connection")
@@ -122,7 +126,7 @@ def test_private_ca_in_the_os_trust_store_is_trusted(
     box.check()
 
 
-@pytest.mark.posix
+@pytest.mark.wine_gap(IP_CERT_REFUSED)
 @fault("tls", "private CA given with --ca-bundle",
        expect="exit 0; micromamba fetched; micromamba gets --cacert-path")
 def test_private_ca_given_with_ca_bundle_is_trusted(
@@ -165,7 +169,7 @@ def test_tls_verification_cannot_be_switched_off_from_the_environment(
     assert "not trusted" in caught.value.message
 
 
-@pytest.mark.posix
+@pytest.mark.wine_gap(IP_CERT_REFUSED)
 @fault("tls", "--ca-bundle while REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE name another bundle",
        expect="exit 0: the command line outranks the environment (README precedence)")
 def test_ca_bundle_option_outranks_ca_bundle_variables(
@@ -181,7 +185,7 @@ def test_ca_bundle_option_outranks_ca_bundle_variables(
     box.check()
 
 
-@pytest.mark.posix
+@pytest.mark.wine_gap(IP_CERT_REFUSED)
 @fault("network", "redirect from https to http",
        expect="exit 4 `Refusing redirect from https`; the http URL is never requested")
 def test_https_to_http_redirect_is_refused(
@@ -202,7 +206,7 @@ def test_https_to_http_redirect_is_refused(
 
 # -- proxies --------------------------------------------------------------------------------
 
-@pytest.mark.posix
+@pytest.mark.wine_gap(IP_CERT_REFUSED)
 @fault("proxy", "HTTPS_PROXY: a CONNECT proxy in the way",
        expect="exit 0; every download tunnelled through the proxy; micromamba's child gets "
               "the same HTTPS_PROXY and NO_PROXY")
@@ -225,6 +229,7 @@ def test_downloads_go_through_the_proxy_and_micromamba_inherits_it(
     box.check()
 
 
+@pytest.mark.wine_gap(IP_CERT_REFUSED)
 @fault("proxy", "NO_PROXY names the mirror",
        expect="the proxy is bypassed for that host (and used without NO_PROXY)")
 def test_no_proxy_bypasses_the_proxy(https_server: HttpsLoopbackServer,

@@ -15,12 +15,21 @@ start=${EPOCHREALTIME/./}
 
 devtools/windows/provision.sh
 devtools/windows/build.sh
+# Wine cannot run the openssl command for the TLS tests: their CAs are made here, on the host.
+certs=build/test-certs
+rm -rf "$certs"
+if command -v openssl >/dev/null; then
+    "${HOST_PYTHON:-python3}" -m tests.standin.tls "$certs"
+else
+    say "no openssl command on this host: the TLS tests will skip under Wine"
+fi
 # The reliability table of a Windows run goes to build/, never over docs/reliability.md.
 rc=0
 timed "pytest under Wine" devtools/windows/python.sh \
     MAMBABOOT_TEST_EXE="Z:${REPO//\//\\}\\dist\\mambaboot.exe" \
     MAMBABOOT_RELIABILITY_REPORT="build\\reliability-windows.md" \
     MAMBABOOT_TEST_KINDS="${MAMBABOOT_TEST_KINDS:-frozen}" \
+    MAMBABOOT_TEST_CERTS="Z:${REPO//\//\\}\\$certs" \
     -m pytest -n "${MAMBABOOT_WIN_WORKERS:-3}" --basetemp "C:\\t" \
     --junitxml build/test-windows.xml "$@" || rc=$?
 say "make test-windows: $(since "$start") in all"

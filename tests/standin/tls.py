@@ -8,21 +8,30 @@
 The CA is trusted by nobody until a test says so (``SSL_CERT_FILE``, ``--ca-bundle``), like
 the root CA of a corporate proxy that inspects HTTPS. Certificates follow the strict X.509
 profile (key identifiers, critical basic constraints) so OpenSSL's strict mode accepts them.
+
+Where no openssl command runs (Windows under Wine: Wine starts a Linux program but hands
+back no usable process handle), the CAs are made beforehand on the host,
+``python -m tests.standin.tls FOLDER`` (``make test-windows`` does), and found through
+MAMBABOOT_TEST_CERTS.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import socket
 import ssl
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from tests.standin.server import LoopbackServer, _Server
 
 HANDSHAKE_TIMEOUT_S = 10.0
+PREMADE = "MAMBABOOT_TEST_CERTS"  # a folder of CAs made by this module's main
+TEST_CA, OTHER_CA = "mambaboot test CA", "some other CA"  # the names the tests use
 _CONFIG = """[req]
 distinguished_name = dn
 prompt = no
@@ -56,16 +65,30 @@ def openssl() -> str | None:
     return shutil.which("openssl")
 
 
-def make_private_ca(folder: Path, name: str = "mambaboot test CA") -> PrivateCA:
-    """Create a CA and a server certificate for 127.0.0.1 and localhost in ``folder``."""
+def cannot_make_ca() -> str | None:
+    """Why no CA can be made here, or None."""
+    if openssl() is None and not os.environ.get(PREMADE):
+        return f"needs the openssl command, or CAs made beforehand in {PREMADE}"
+    return None
+
+
+def make_private_ca(folder: Path, name: str = TEST_CA) -> PrivateCA:
+    """Create a CA and a server certificate for 127.0.0.1 and localhost in ``folder`` (or
+    copy the one made beforehand under that name, see the module docstring)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ca = PrivateCA(folder / "ca.pem", folder / "server.pem", folder / "server.key")
     tool = openssl()
     if tool is None:
-        raise RuntimeError("the openssl command is needed to make test certificates")
-    folder.mkdir(parents=True, exist_ok=True)
+        made = Path(os.environ.get(PREMADE, ""), _slug(name))
+        if not os.environ.get(PREMADE) or not made.is_dir():
+            raise RuntimeError(f"no openssl command, and no CA {name!r} made beforehand in "
+                               f"{PREMADE} ({os.environ.get(PREMADE, 'not set')})")
+        for path in (ca.ca_cert, ca.server_cert, ca.server_key):
+            shutil.copyfile(made / path.name, path)
+        return ca
     ca_cnf, server_cnf = folder / "ca.cnf", folder / "server.cnf"
     ca_cnf.write_text(_CONFIG.format(cn=name), encoding="ascii")
     server_cnf.write_text(_CONFIG.format(cn="127.0.0.1"), encoding="ascii")
-    ca = PrivateCA(folder / "ca.pem", folder / "server.pem", folder / "server.key")
     key_args = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
 
     def run(*args: str) -> None:
@@ -79,6 +102,10 @@ def make_private_ca(folder: Path, name: str = "mambaboot test CA") -> PrivateCA:
         "-set_serial", "2", "-days", "3", "-out", ca.server_cert.name,
         "-extfile", server_cnf.name, "-extensions", "server")
     return ca
+
+
+def _slug(name: str) -> str:
+    return name.replace(" ", "-")
 
 
 class _TlsServer(_Server):
@@ -119,3 +146,8 @@ class HttpsLoopbackServer(LoopbackServer):
     @property
     def url(self) -> str:
         return f"https://127.0.0.1:{self.port}"
+
+
+if __name__ == "__main__":  # python -m tests.standin.tls FOLDER: the CAs the tests use
+    for ca_name in (TEST_CA, OTHER_CA):
+        make_private_ca(Path(sys.argv[1], _slug(ca_name)), ca_name)
