@@ -296,7 +296,8 @@ def _chain(err: BaseException) -> Iterator[BaseException]:
 
 def _root_cause(err: BaseException) -> str:
     *_, first = _chain(err)
-    text = str(first)
+    one = first.args[0] if len(first.args) == 1 else None
+    text = one if isinstance(one, str) else str(first)  # ssl.SSLError("x") reads "('x',)"
     return text.split("] ", 1)[-1] if text.startswith("[") else text
 
 

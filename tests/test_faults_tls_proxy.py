@@ -5,11 +5,13 @@ environment, and downloads through a ``CONNECT`` proxy given by HTTPS_PROXY / NO
 from __future__ import annotations
 
 import hashlib
+import ssl
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
 from bootstrap import download
 from bootstrap.errors import EXIT_NETWORK, DownloadError
@@ -261,3 +263,23 @@ def test_unreachable_proxy_is_named(https_server: HttpsLoopbackServer, private_c
     assert "proxy" in caught.value.message.lower()
     assert f"HTTPS_PROXY={proxy}" in caught.value.hint
     assert https_server.requests == []
+
+
+def test_a_refused_certificate_masked_by_a_later_error_is_still_not_trusted() -> None:
+    """Wine's crypt32 fails (E_INVALIDARG) while freeing a chain it refused: the error that
+    reaches requests is a connection error caused by the refusal."""
+    refused = ssl.SSLCertVerificationError("Certificate chain policy error 0x800b010f [0]")
+    try:
+        try:
+            raise refused
+        except ssl.SSLError:
+            raise OSError(22, "Invalid parameter.") from None  # cleanup, as under Wine
+    except OSError as masked:
+        masked.__context__ = refused
+        error = requests.exceptions.ConnectionError(masked)
+        error.__context__ = masked
+    found = download._classify(error, "https://127.0.0.1:1/mm")
+    assert isinstance(found, DownloadError)
+    assert found.message == ("TLS certificate of 127.0.0.1 is not trusted: Certificate chain "
+                             "policy error 0x800b010f [0]")
+    assert "--ca-bundle" in found.hint
