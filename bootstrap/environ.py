@@ -28,6 +28,42 @@ def _scrubbed(name: str) -> bool:
 USED_VARIABLES = ("CONDA_PKGS_DIRS",)
 
 
+def yaml_quoted(value: str) -> str:
+    """``value`` as one single-quoted YAML scalar. micromamba reads its list variables as a
+    YAML flow list (``CONDA_PKGS_DIRS``: ``YAML::Load("[" + value + "]")``), so a bare
+    folder name with ``,`` splits in two and one with `` #`` or ``[`` breaks it."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def yaml_list(value: str) -> list[str]:
+    """The entries of a list variable as micromamba reads it: comma-separated, each plain
+    or quoted ('...' with '' for a quote; "..." with backslash escapes)."""
+    items: list[str] = []
+    text, i = value.strip(), 0
+    while i < len(text):
+        if text[i] in "'\"":
+            quote, i, item = text[i], i + 1, ""
+            while i < len(text):
+                if text[i] == quote and text[i + 1:i + 2] == quote == "'":
+                    item, i = item + quote, i + 2
+                elif text[i] == quote:
+                    i += 1
+                    break
+                elif text[i] == "\\" and quote == '"' and i + 1 < len(text):
+                    item, i = item + text[i + 1], i + 2
+                else:
+                    item, i = item + text[i], i + 1
+            end = text.find(",", i)
+        else:
+            end = text.find(",", i)
+            item = text[i:] if end < 0 else text[i:end]
+        items.append(item.strip())
+        i = len(text) if end < 0 else end + 1
+        while i < len(text) and text[i] == " ":
+            i += 1
+    return [item for item in items if item]
+
+
 def inherited_variables(env: Mapping[str, str]) -> list[str]:
     """Python/conda variables of the parent that mambaboot will not pass on (sorted)."""
     return sorted(k for k, v in env.items()

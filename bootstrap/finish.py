@@ -9,7 +9,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from bootstrap import activation, fsutil, portable
+from bootstrap import activation, environ, fsutil, portable
 from bootstrap.platform import Platform
 from bootstrap.receipt import receipt_path
 from bootstrap.report import Reporter
@@ -24,12 +24,9 @@ def condarc_text(channels: tuple[str, ...], pkgs_dir: Path) -> str:
     lines = ["# Written by mambaboot: the channels and package cache this environment was",
              "# created with, so conda and mamba inside it use the same.",
              "channels:", *(f"  - {c}" for c in channels),
-             "channel_priority: strict", "pkgs_dirs:", f"  - {_yaml_str(str(pkgs_dir))}", ""]
+             "channel_priority: strict", "pkgs_dirs:",
+             f"  - {environ.yaml_quoted(str(pkgs_dir))}", ""]
     return "\n".join(lines)
-
-
-def _yaml_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def write_condarc(settings: Settings) -> None:

@@ -64,7 +64,7 @@ def micromamba_env(settings: Settings, base: Mapping[str, str]) -> dict[str, str
     return environ.child_env(base, settings.platform, {
         **redirect,
         "MAMBA_ROOT_PREFIX": str(layout.root),
-        "CONDA_PKGS_DIRS": str(settings.pkgs_dir),
+        "CONDA_PKGS_DIRS": environ.yaml_quoted(str(settings.pkgs_dir)),
     })
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePath, PureWindowsPath
 from typing import Any, TypeVar
 
-from bootstrap import config, frozen, paths
+from bootstrap import config, environ, frozen, paths
 from bootstrap.errors import ConfigError
 from bootstrap.platform import CURRENT, Platform, host_subdir
 
@@ -321,7 +321,7 @@ def _channels(src: _Sources) -> tuple[str, ...]:
 def _pkgs_dir(host: Host, cache_dir: Path, explicit_cache: bool) -> Path:
     """``CACHE/pkgs`` of a cache given on the command line or in the config; else the
     reference script's ``CONDA_PKGS_DIRS`` (first entry) when set; else the default."""
-    inherited = host.environ.get("CONDA_PKGS_DIRS", "").split(",")[0].strip()
+    inherited = next(iter(environ.yaml_list(host.environ.get("CONDA_PKGS_DIRS", ""))), "")
     if inherited and not explicit_cache:
         return _absolute(inherited, host.cwd)
     return Path(paths.pkgs_dir(cache_dir, _exists))

@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import IS_WINDOWS, Mambaboot, tree
 from tests.project import PYTHON, Project, same_path
+from tests.standin.containment import Containment
 
 PROBE_PY = """import json, os, shutil, sys
 json.dump({"cwd": os.getcwd(), "python": shutil.which("python"),
@@ -70,7 +71,22 @@ def test_micromamba_gets_a_private_profile_root_and_package_cache(
     child_home = Path(call["env"]["HOME"])
     assert child_home == project.cache / "root" / "profile" / "home"
     assert call["env"]["MAMBA_ROOT_PREFIX"] == str(project.cache / "root")
-    assert call["env"]["CONDA_PKGS_DIRS"] == str(project.cache / "pkgs")
+    assert call["env"]["CONDA_PKGS_DIRS"] == f"'{project.cache / 'pkgs'}'", "one YAML item"
+
+
+@pytest.mark.conformance(frozen=True)
+def test_a_cache_folder_named_with_yaml_characters_is_one_package_cache(
+        mambaboot: Mambaboot, project: Project, micromamba_release: Any, isolated_home: Path,
+        tmp_path: Path) -> None:
+    """micromamba reads CONDA_PKGS_DIRS as a YAML flow list: unquoted, this folder would be
+    two package caches, the second relative to the working folder (or no parse at all)."""
+    cache = tmp_path / "Smith, John's #1 [cache]"
+    box = Containment(tmp_path, watched=[isolated_home, project.root],
+                      allowed=[project.prefix, cache])
+    result = mambaboot(*project.args("--cache-dir", str(cache)), env=box.env, cwd=box.cwd)
+    assert result.code == 0, result.text
+    assert list((cache / "pkgs").rglob("python-*.tar.bz2")), "the packages are in CACHE/pkgs"
+    box.check()
 
 
 @pytest.mark.conformance

@@ -175,3 +175,15 @@ def test_micromamba_sees_no_trace_of_the_users_home_on_windows() -> None:
     assert not [v for v in env.values() if r"\Users\me" in v]
     assert env["HOMEDRIVE"] + env["HOMEPATH"] == env["USERPROFILE"]
     assert env["SystemRoot"] == r"C:\Windows"
+
+
+@pytest.mark.parametrize(("value", "items"), [
+    ("/a, b", ["/a", "b"]),
+    ("'/x, y/pkgs', /q", ["/x, y/pkgs", "/q"]),
+    (environ.yaml_quoted("C:\\Smith, John's #1 [c]\\pkgs"), ["C:\\Smith, John's #1 [c]\\pkgs"]),
+    ('"a\\\\b, c", d', ["a\\b, c", "d"]),
+    (" , /a ,", ["/a"]),
+    ("", []),
+])
+def test_list_variables_read_as_micromamba_reads_them(value: str, items: list[str]) -> None:
+    assert environ.yaml_list(value) == items

@@ -13,7 +13,7 @@ from typing import Any
 
 from .cli import Parsed
 from .common import LOG_LEVELS, MambaError, Output, log, yaml_bool
-from .specs import parse_yaml
+from .specs import parse_yaml, yaml_flow_list
 
 ENV_FLAGS = {
     "yes": "MAMBA_ALWAYS_YES", "offline": "MAMBA_OFFLINE", "dry_run": "MAMBA_DRY_RUN",
@@ -227,7 +227,7 @@ def target_prefix(ctx: Ctx, root: str, file_name: str = "", fallback: bool = Fal
 
 
 def pkgs_dirs(ctx: Ctx, root: str) -> list[str]:
-    dirs = [d.strip() for d in (ctx.env("CONDA_PKGS_DIRS") or "").split(",") if d.strip()]
+    dirs = [str(d) for d in yaml_flow_list(ctx.env("CONDA_PKGS_DIRS") or "")]
     rc_dirs = ctx.rc.get("pkgs_dirs")
     if isinstance(rc_dirs, list):
         dirs += [str(d) for d in rc_dirs]

@@ -24,13 +24,25 @@ def _yaml_lines(text: str) -> list[tuple[int, str]]:
     return out
 
 
+_FLOW_ITEM = re.compile(r"""\s*('(?:[^']|'')*'|"(?:[^"\\]|\\.)*"|[^,]*)\s*(?:,|$)""")
+
+
 def _yaml_scalar(text: str) -> Any:
     text = text.strip()
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
-        return text[1:-1]
+    if len(text) >= 2 and text[0] == text[-1] == "'":
+        return text[1:-1].replace("''", "'")
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        return re.sub(r"\\(.)", r"\1", text[1:-1])
     if text.startswith("[") and text.endswith("]"):
-        return [_yaml_scalar(t) for t in text[1:-1].split(",") if t.strip()]
+        return yaml_flow_list(text[1:-1])
     return text
+
+
+def yaml_flow_list(text: str) -> list[Any]:
+    """The items of a YAML flow list without its brackets, as libmamba reads a list
+    variable (``YAML::Load("[" + value + "]")``): a quoted item may hold commas."""
+    items = [m.group(1) for m in _FLOW_ITEM.finditer(text) if m.group(1).strip()]
+    return [_yaml_scalar(item) for item in items]
 
 
 def _yaml_block(lines: list[tuple[int, str]], i: int, indent: int) -> tuple[Any, int]:
