@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import IS_WINDOWS, REPO
 from tests.standin.channel import ChannelFolder, Package, default_packages, write_channel
 from tests.standin.fixtures import (
     CondaChannel,
@@ -51,6 +51,10 @@ def run(exe: Path, *args: str, env: dict[str, str], stdin: str = "",
 
 
 def base_env(home: Path, **extra: str) -> dict[str, str]:
+    if IS_WINDOWS:  # USERPROFILE is the home there, and Windows needs SYSTEMROOT
+        from tests.test_standin_windows import env_for
+
+        return env_for(home, **extra)
     home.mkdir(parents=True, exist_ok=True)
     return {"HOME": str(home), "PATH": "/usr/bin:/bin", "TMPDIR": str(home.parent), **extra}
 

@@ -74,8 +74,15 @@ class Ctx:
 
 
 def home_dir() -> str:
+    """libmamba's user_home_dir(): on Windows USERPROFILE, else HOMEDRIVE + HOMEPATH, else an
+    error (never a relative ``~``); elsewhere HOME, else the password database."""
     if os.name == "nt":
-        return os.environ.get("USERPROFILE") or os.path.expanduser("~")
+        home = os.environ.get("USERPROFILE") or \
+            os.environ.get("HOMEDRIVE", "") + os.environ.get("HOMEPATH", "")
+        if not home:
+            raise MambaError("Cannot determine HOME (checked USERPROFILE, HOMEDRIVE and "
+                             "HOMEPATH env vars)")
+        return home
     return os.path.expanduser("~")
 
 
