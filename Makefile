@@ -10,6 +10,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 EXE := dist/mambaboot
+# pytest-xdist workers for make test: most of a test's time is a child process's start-up
+TEST_WORKERS ?= 2
 SOURCES := $(shell find bootstrap -name '*.py') build.spec
 
 OLDEST_PYTHON ?= $(shell devtools/oldest-python)
@@ -38,7 +40,7 @@ $(EXE): $(STAMP) $(SOURCES)
 	@touch $@
 
 test: build
-	MAMBABOOT_TEST_EXE=$(CURDIR)/$(EXE) $(PY) -m pytest
+	MAMBABOOT_TEST_EXE=$(CURDIR)/$(EXE) $(PY) -m pytest -n $(TEST_WORKERS)
 
 test-source: $(STAMP)
 	$(PY) -m pytest -m "not frozen"
