@@ -5,6 +5,7 @@ Nothing here reads or writes ``os.environ``; the base mapping is always passed i
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import PurePath, PureWindowsPath
 
@@ -35,32 +36,21 @@ def yaml_quoted(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+# one item of a YAML flow list: 'single' ('' for a quote), "double" (backslash escapes), or
+# plain up to the next comma
+_LIST_ITEM = re.compile(r"""\s*('(?:[^']|'')*'|"(?:[^"\\]|\\.)*"|[^,]*)\s*(?:,|$)""")
+
+
 def yaml_list(value: str) -> list[str]:
-    """The entries of a list variable as micromamba reads it: comma-separated, each plain
-    or quoted ('...' with '' for a quote; "..." with backslash escapes)."""
-    items: list[str] = []
-    text, i = value.strip(), 0
-    while i < len(text):
-        if text[i] in "'\"":
-            quote, i, item = text[i], i + 1, ""
-            while i < len(text):
-                if text[i] == quote and text[i + 1:i + 2] == quote == "'":
-                    item, i = item + quote, i + 2
-                elif text[i] == quote:
-                    i += 1
-                    break
-                elif text[i] == "\\" and quote == '"' and i + 1 < len(text):
-                    item, i = item + text[i + 1], i + 2
-                else:
-                    item, i = item + text[i], i + 1
-            end = text.find(",", i)
-        else:
-            end = text.find(",", i)
-            item = text[i:] if end < 0 else text[i:end]
-        items.append(item.strip())
-        i = len(text) if end < 0 else end + 1
-        while i < len(text) and text[i] == " ":
-            i += 1
+    """The entries of a list variable as micromamba reads it (see ``yaml_quoted``)."""
+    items = []
+    for match in _LIST_ITEM.finditer(value.strip()):
+        item = match.group(1).strip()
+        if item[:1] == "'" and len(item) > 1:
+            item = item[1:-1].replace("''", "'")
+        elif item[:1] == '"' and len(item) > 1:
+            item = re.sub(r"\\(.)", r"\1", item[1:-1])
+        items.append(item)
     return [item for item in items if item]
 
 
